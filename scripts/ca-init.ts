@@ -1,0 +1,50 @@
+/**
+ * `npm run ca:init`: the CA ceremony without serving. Opens the encrypted key folder, migrates
+ * the database, creates the CA hierarchy if it does not exist yet, and prints its fingerprints.
+ */
+import { loadOrCreateCaHierarchy } from '../src/app/ca-hierarchy.service.ts';
+import { createLogger } from '../src/bin/logger.ts';
+import { openDatabase, openKeyStore } from '../src/bin/runtime.ts';
+import { secureRandom, systemClock } from '../src/bin/system.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { CA_HIERARCHY } from '../src/domain/ca-hierarchy.ts';
+import { WrongPassphraseError } from '../src/keys/key-encryption.ts';
+import { PrismaIssuerRepository } from '../src/storage/issuer.repository.ts';
+import { createPrismaClient } from '../src/storage/prisma-client.ts';
+
+const config = loadConfig(process.env);
+const logger = createLogger(config.logLevel);
+try {
+  const keys = await openKeyStore(config, logger);
+  const database = await openDatabase(config, logger);
+  const prisma = createPrismaClient(database.connectionString, { queryTimeoutSeconds: config.databaseQueryTimeoutSeconds });
+  try {
+    const { hierarchy, created } = await loadOrCreateCaHierarchy({
+      issuers: new PrismaIssuerRepository(prisma),
+      keys,
+      clock: systemClock,
+      random: secureRandom,
+      publicHttpUrl: config.publicHttpUrl,
+    });
+    process.stdout.write(created ? 'Created the CA hierarchy:\n' : 'The CA hierarchy already exists:\n');
+    for (const definition of CA_HIERARCHY) {
+      const { record } = hierarchy.get(definition.name);
+      process.stdout.write(
+        `  ${record.name.padEnd(18)} ${record.environment.padEnd(10)} sha256:${record.fingerprintSha256}  until ${record.notAfter.toISOString()}\n`,
+      );
+    }
+  } finally {
+    await prisma.$disconnect();
+    await database.embedded?.stop();
+  }
+  process.exit(0);
+} catch (error) {
+  const message =
+    error instanceof WrongPassphraseError
+      ? 'TRUSTROOT_KEY_PASSPHRASE is wrong: it does not decrypt the CA keys in the data directory; nothing was changed'
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  process.stderr.write(`ca:init failed: ${message}\n`);
+  process.exit(1);
+}

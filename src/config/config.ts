@@ -1,0 +1,113 @@
+import path from 'node:path';
+
+/**
+ * Trustroot's settings, parsed once at start-up from the environment. Every option is listed
+ * here with its default; the README's configuration table mirrors this file.
+ */
+export interface Config {
+  /** TRUSTROOT_DATA_DIR (default `./data`): embedded PostgreSQL, encrypted CA keys, dev passphrase. */
+  dataDir: string;
+  /** DATABASE_URL: an external PostgreSQL. Unset: an embedded PostgreSQL under `<dataDir>/postgres`. */
+  databaseUrl: string | undefined;
+  /** TRUSTROOT_EMBEDDED_PG_PORT (default 54329): loopback port of the embedded PostgreSQL. */
+  embeddedPostgresPort: number;
+  /** TRUSTROOT_KEY_PASSPHRASE: encrypts the CA private keys. Unset: generated into the data dir (development). */
+  keyPassphrase: string | undefined;
+  /** TRUSTROOT_LISTEN_HOST (default `0.0.0.0`): address both listeners bind to. */
+  listenHost: string;
+  /** TRUSTROOT_HTTPS_PORT (default 8443): the API over TLS. */
+  httpsPort: number;
+  /** TRUSTROOT_HTTP_PORT (default 8080): plain HTTP for CA certificates, CRLs and OCSP. */
+  httpPort: number;
+  /** TRUSTROOT_HOSTNAMES (default `localhost,127.0.0.1`): names in the API's own TLS certificate. */
+  hostnames: string[];
+  /** TRUSTROOT_PUBLIC_HTTP_URL (default `http://<first hostname>:<httpPort>`): base URL relying parties fetch from. */
+  publicHttpUrl: string;
+  /** TRUSTROOT_TLS_CERT_TTL (default `24h`): validity of the API's own TLS certificate; renewed at two thirds. */
+  tlsCertificateTtlSeconds: number;
+  /** TRUSTROOT_BODY_LIMIT (default `64kb`): largest accepted request body. */
+  bodyLimit: string;
+  /** TRUSTROOT_DB_CONNECT_TIMEOUT (default `60s`): how long start-up waits for the database. */
+  databaseStartupTimeoutSeconds: number;
+  /** TRUSTROOT_DB_QUERY_TIMEOUT (default `5s`): bound on acquiring a connection and on one statement. */
+  databaseQueryTimeoutSeconds: number;
+  /** LOG_LEVEL (default `info`): pino level. */
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses `90`, `90s`, `15m`, `24h` or `7d` into whole seconds (> 0). */
+export function parseDurationSeconds(value: string, option: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
+  const amount = match ? Number(match[1]) : NaN;
+  const unit = match?.[2] ? DURATION_UNITS[match[2]] : 1;
+  if (!match || unit === undefined || !Number.isSafeInteger(amount) || amount <= 0) {
+    throw new ConfigError(`${option}="${value}" is not a duration such as 90s, 15m, 24h or 7d`);
+  }
+  return amount * unit;
+}
+
+function parsePort(value: string, option: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 0 || port > 65535) {
+    throw new ConfigError(`${option}="${value}" is not a TCP port (0-65535)`);
+  }
+  return port;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/**
+ * Reads the configuration from an environment. Throws a `ConfigError` naming the option at
+ * the first invalid value, so that start-up fails before anything is touched.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): Config {
+  const httpPort = parsePort(env.TRUSTROOT_HTTP_PORT ?? '8080', 'TRUSTROOT_HTTP_PORT');
+  const hostnames = (env.TRUSTROOT_HOSTNAMES ?? 'localhost,127.0.0.1')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (hostnames.length === 0) {
+    throw new ConfigError('TRUSTROOT_HOSTNAMES must name at least one host');
+  }
+  const publicHttpUrl = (
+    nonEmpty(env.TRUSTROOT_PUBLIC_HTTP_URL) ?? `http://${hostnames[0]}:${httpPort}`
+  ).replace(/\/+$/, '');
+  try {
+    const url = new URL(publicHttpUrl);
+    if (url.protocol !== 'http:') throw new Error('not http');
+  } catch {
+    throw new ConfigError(`TRUSTROOT_PUBLIC_HTTP_URL="${publicHttpUrl}" is not an http:// URL`);
+  }
+  const databaseUrl = nonEmpty(env.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgresql:// URL');
+  }
+  const keyPassphrase = nonEmpty(env.TRUSTROOT_KEY_PASSPHRASE);
+  if (keyPassphrase !== undefined && keyPassphrase.length < 12) {
+    throw new ConfigError('TRUSTROOT_KEY_PASSPHRASE must be at least 12 characters');
+  }
+  return {
+    dataDir: path.resolve(cwd, nonEmpty(env.TRUSTROOT_DATA_DIR) ?? 'data'),
+    databaseUrl,
+    embeddedPostgresPort: parsePort(env.TRUSTROOT_EMBEDDED_PG_PORT ?? '54329', 'TRUSTROOT_EMBEDDED_PG_PORT'),
+    keyPassphrase,
+    listenHost: nonEmpty(env.TRUSTROOT_LISTEN_HOST) ?? '0.0.0.0',
+    httpsPort: parsePort(env.TRUSTROOT_HTTPS_PORT ?? '8443', 'TRUSTROOT_HTTPS_PORT'),
+    httpPort,
+    hostnames,
+    publicHttpUrl,
+    tlsCertificateTtlSeconds: parseDurationSeconds(env.TRUSTROOT_TLS_CERT_TTL ?? '24h', 'TRUSTROOT_TLS_CERT_TTL'),
+    bodyLimit: nonEmpty(env.TRUSTROOT_BODY_LIMIT) ?? '64kb',
+    databaseStartupTimeoutSeconds: parseDurationSeconds(env.TRUSTROOT_DB_CONNECT_TIMEOUT ?? '60s', 'TRUSTROOT_DB_CONNECT_TIMEOUT'),
+    databaseQueryTimeoutSeconds: parseDurationSeconds(env.TRUSTROOT_DB_QUERY_TIMEOUT ?? '5s', 'TRUSTROOT_DB_QUERY_TIMEOUT'),
+    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+  };
+}

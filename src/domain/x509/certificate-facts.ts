@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import { x509 } from './crypto-provider.ts';
+import type { SubjectAlternativeNames } from './certificate-builder.ts';
+
+/** What the inventory records about a certificate, read from the certificate itself. */
+export interface CertificateFacts {
+  serialHex: string;
+  subjectDn: string;
+  commonName: string | undefined;
+  sans: SubjectAlternativeNames;
+  /** SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex. */
+  spkiSha256: string;
+  /** SHA-256 of the whole certificate DER, lower-case hex. */
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  der: Uint8Array;
+}
+
+export function sha256Hex(data: Uint8Array | ArrayBuffer): string {
+  return createHash('sha256').update(new Uint8Array(data)).digest('hex');
+}
+
+/** Reads the facts the inventory stores from a parsed certificate. */
+export function certificateFacts(certificate: x509.X509Certificate): CertificateFacts {
+  const sanExtension = certificate.getExtension(x509.SubjectAlternativeNameExtension);
+  const names = sanExtension?.names.items ?? [];
+  const commonName = certificate.subjectName.getField('CN')[0];
+  return {
+    serialHex: certificate.serialNumber.toLowerCase().replace(/^0+/, ''),
+    subjectDn: certificate.subject,
+    commonName,
+    sans: {
+      dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
+      ipAddresses: names.filter((n) => n.type === 'ip').map((n) => n.value),
+      uris: names.filter((n) => n.type === 'url').map((n) => n.value),
+    },
+    spkiSha256: sha256Hex(certificate.publicKey.rawData),
+    fingerprintSha256: sha256Hex(certificate.rawData),
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    der: new Uint8Array(certificate.rawData),
+  };
+}
+
+/** PEM of one certificate, with a trailing newline. */
+export function certificatePem(certificate: x509.X509Certificate): string {
+  return `${certificate.toString('pem').trim()}\n`;
+}
