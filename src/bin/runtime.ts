@@ -136,7 +136,8 @@ export async function startTrustroot(
     };
     const clientCaPem = hierarchy.list().map((issuer) => certificatePem(issuer.signer.certificate)).join('');
     const certificates = new PrismaCertificateRepository(prisma);
-    let api: Awaited<ReturnType<typeof startHttpsListener>> | undefined;
+    // The rotation installs certificates into the listener, which needs the first certificate to start.
+    const apiListener: { current?: Awaited<ReturnType<typeof startHttpsListener>> } = {};
     const rotation = new TlsCertificateRotation(
       () =>
         issueTlsServerCertificate(
@@ -145,13 +146,14 @@ export async function startTrustroot(
           config.tlsCertificateTtlSeconds,
         ),
       (credentials) => {
-        api?.server.setSecureContext(tlsContextOptions({ ...credentials, clientCaPem }));
+        apiListener.current?.server.setSecureContext(tlsContextOptions({ ...credentials, clientCaPem }));
         logger.info({ serial: credentials.serialHex, notAfter: credentials.notAfter.toISOString() }, 'API TLS certificate installed');
       },
       clock,
     );
     const credentials = await rotation.start();
-    api = await startHttpsListener(createApiApp(httpDeps), { ...credentials, clientCaPem }, config.httpsPort, config.listenHost);
+    const api = await startHttpsListener(createApiApp(httpDeps), { ...credentials, clientCaPem }, config.httpsPort, config.listenHost);
+    apiListener.current = api;
     listeners.push(api);
     const publicListener = await startHttpListener(createPublicApp(httpDeps), config.httpPort, config.listenHost);
     listeners.push(publicListener);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open as openFile, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open as openFile, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { keyAlgorithmParameters, type KeyAlgorithmName } from '../domain/key-algorithm.ts';
 import type { SigningKeyStore } from '../domain/ports.ts';
@@ -25,8 +25,12 @@ interface KeyFile {
 
 const KEYRING_FILE = 'keyring.json';
 
-/** Writes a file readable by its owner only, atomically (temporary file, fsync, rename). */
-async function writePrivateFile(file: string, content: string): Promise<void> {
+/**
+ * Writes a file readable by its owner only, atomically: a temporary file is written and
+ * fsynced, then renamed into place, or, with `exclusive`, hard-linked into place so that an
+ * existing file is never replaced. Returns false when `exclusive` found the file already there.
+ */
+async function writePrivateFile(file: string, content: string, options: { exclusive?: boolean } = {}): Promise<boolean> {
   const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await openFile(temporary, 'wx', 0o600);
   try {
@@ -35,7 +39,19 @@ async function writePrivateFile(file: string, content: string): Promise<void> {
   } finally {
     await handle.close();
   }
-  await rename(temporary, file);
+  if (!options.exclusive) {
+    await rename(temporary, file);
+    return true;
+  }
+  try {
+    await link(temporary, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await rm(temporary, { force: true });
+  }
 }
 
 /**
@@ -65,7 +81,11 @@ export class FileKeyStore implements SigningKeyStore {
       return new FileKeyStore(directory, kek);
     }
     const { header, kek } = await createKeyring(passphrase, scryptParams);
-    await writePrivateFile(keyringPath, `${JSON.stringify(header, null, 2)}\n`);
+    const created = await writePrivateFile(keyringPath, `${JSON.stringify(header, null, 2)}\n`, { exclusive: true });
+    if (!created) {
+      // Another process sharing this folder created the keyring first: use theirs.
+      return FileKeyStore.open(directory, passphrase, scryptParams);
+    }
     return new FileKeyStore(directory, kek);
   }
 

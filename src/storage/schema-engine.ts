@@ -7,6 +7,7 @@ import pg from 'pg';
 import { poolConfigFromUrl } from './pool-config.ts';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
+import type * as EngineGlue from '@prisma/schema-engine-wasm/schema_engine_bg';
 
 /**
  * Prisma's own schema engine, compiled to WebAssembly, driven through the pg driver adapter.
@@ -14,9 +15,27 @@ import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
  * `prisma migrate deploy` does, without the Rust binary the CLI would download.
  */
 
-type EngineModule = typeof import('@prisma/schema-engine-wasm/schema_engine_bg');
+type EngineModule = typeof EngineGlue;
 
 let engineModule: Promise<EngineModule> | undefined;
+
+/**
+ * The engine arms ~10 s housekeeping timers through its glue's `setTimeout`; unref them so
+ * that a finished migration does not hold a CLI or test process open.
+ */
+function withUnrefTimers(imports: WebAssembly.ModuleImports): WebAssembly.ModuleImports {
+  const patched: WebAssembly.ModuleImports = { ...imports };
+  for (const [name, value] of Object.entries(imports)) {
+    if (name.startsWith('__wbg_setTimeout') && typeof value === 'function') {
+      patched[name] = (...args: unknown[]) => {
+        const timer = (value as (...a: unknown[]) => unknown)(...args);
+        (timer as { unref?: () => void } | undefined)?.unref?.();
+        return timer;
+      };
+    }
+  }
+  return patched;
+}
 
 /**
  * The package's entry imports its `.wasm` as an ES module, which Node 20 only allows behind
@@ -29,7 +48,7 @@ function loadEngineModule(): Promise<EngineModule> {
     const glueFile = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
     const wasmBytes = await readFile(path.join(path.dirname(glueFile), 'schema_engine_bg.wasm'));
     const { instance } = await WebAssembly.instantiate(wasmBytes, {
-      './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports,
+      './schema_engine_bg.js': withUnrefTimers(glue as unknown as WebAssembly.ModuleImports),
     });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start: () => void }).__wbindgen_start();

@@ -1,0 +1,100 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/bin/logger.ts';
+import { openDatabase, openKeyStore, startTrustroot, type TrustrootInstance } from '../../src/bin/runtime.ts';
+import { loadConfig, type Config } from '../../src/config/config.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
+
+/** A clock the test moves by hand. */
+export class FakeClock implements Clock {
+  constructor(private current: Date = new Date()) {}
+  now(): Date {
+    return new Date(this.current.getTime());
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  set(date: Date): void {
+    this.current = new Date(date.getTime());
+  }
+}
+
+/** Collects the JSON log lines a Trustroot instance writes, for assertions. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+    callback();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestTrustroot {
+  instance: TrustrootInstance;
+  config: Config;
+  dataDir: string;
+  database: TestDatabase;
+  logs: LogCapture;
+  apiUrl: string;
+  publicUrl: string;
+  /** Stops the server (not the database). */
+  stop(): Promise<void>;
+  /** Stops the server, drops the database and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+export interface TestTrustrootOptions {
+  /** Reuse a data directory (to test restarts); default: a new temporary one. */
+  dataDir?: string;
+  /** Reuse a database; default: a new one on TEST_DATABASE_URL. */
+  database?: TestDatabase;
+  clock?: Clock;
+  /** Extra environment, e.g. TRUSTROOT_KEY_PASSPHRASE or TRUSTROOT_TLS_CERT_TTL. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts a real Trustroot in this process on ephemeral ports, on its own database of the test
+ * PostgreSQL and its own data directory.
+ */
+export async function startTestTrustroot(options: TestTrustrootOptions = {}): Promise<TestTrustroot> {
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trustroot-test-data-')));
+  const database = options.database ?? (await createTestDatabase());
+  const config = loadConfig({
+    TRUSTROOT_DATA_DIR: dataDir,
+    DATABASE_URL: database.url,
+    TRUSTROOT_HTTPS_PORT: '0',
+    TRUSTROOT_HTTP_PORT: '0',
+    TRUSTROOT_LISTEN_HOST: '127.0.0.1',
+    TRUSTROOT_DB_CONNECT_TIMEOUT: '10s',
+    TRUSTROOT_DB_QUERY_TIMEOUT: '3s',
+    LOG_LEVEL: 'debug',
+    ...options.env,
+  });
+  const logs = new LogCapture();
+  const logger = createLogger(config.logLevel, logs);
+  const keys = await openKeyStore(config, logger);
+  const opened = await openDatabase(config, logger);
+  const instance = await startTrustroot(config, logger, keys, opened, options.clock ? { clock: options.clock } : {});
+  const stop = () => instance.stop();
+  return {
+    instance,
+    config,
+    dataDir,
+    database,
+    logs,
+    apiUrl: `https://127.0.0.1:${instance.apiPort}`,
+    publicUrl: `http://127.0.0.1:${instance.httpPort}`,
+    stop,
+    destroy: async () => {
+      await stop();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
