@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { webcrypto } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { auditEventHash } from '../../../src/domain/audit-chain.ts';
+import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
+import type { KeyAlgorithmName } from '../../../src/domain/key-algorithm.ts';
+import { keyAlgorithmParameters } from '../../../src/domain/key-algorithm.ts';
+import type { AuditEntry, SigningKeyStore } from '../../../src/domain/ports.ts';
+import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
+import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
+import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
+import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+
+/** Keys in memory: the storage layer is what is under test here. */
+class MemoryKeyStore implements SigningKeyStore {
+  constructor(readonly keys = new Map<string, CryptoKeyPair>()) {}
+  async generate(keyRef: string, algorithm: KeyAlgorithmName): Promise<CryptoKeyPair> {
+    const { keyParams, usages } = keyAlgorithmParameters(algorithm);
+    const pair = (await webcrypto.subtle.generateKey(keyParams, false, usages)) as CryptoKeyPair;
+    this.keys.set(keyRef, pair);
+    return pair;
+  }
+  async load(keyRef: string): Promise<CryptoKey> {
+    const pair = this.keys.get(keyRef);
+    if (!pair) throw new Error(`no key ${keyRef}`);
+    return pair.privateKey;
+  }
+  async discard(keyRef: string): Promise<void> {
+    this.keys.delete(keyRef);
+  }
+}
+
+const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
+const random = { bytes: (n: number) => webcrypto.getRandomValues(new Uint8Array(n)) };
+
+describe('storage repositories on real PostgreSQL', () => {
+  let database: TestDatabase;
+  let prisma: PrismaClient;
+  before(async () => {
+    database = await createTestDatabase();
+    await migrateDatabase(database.url);
+    prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
+  });
+  after(async () => {
+    await prisma.$disconnect();
+    await database.drop();
+  });
+
+  it('two processes creating the hierarchy at once end with exactly one', async () => {
+    // Both "replicas" share one key folder, as replicas of one CA must.
+    const shared = new MemoryKeyStore();
+    const stores = [new MemoryKeyStore(shared.keys), new MemoryKeyStore(shared.keys)];
+    const results = await Promise.all(
+      stores.map((keys) =>
+        loadOrCreateCaHierarchy({ issuers: new PrismaIssuerRepository(prisma), keys, clock, random, publicHttpUrl: 'http://ca.test' }),
+      ),
+    );
+    assert.deepEqual(results.map((r) => r.created).sort(), [false, true]);
+    const [a, b] = results.map((r) => r.hierarchy.list().map((issuer) => issuer.record.fingerprintSha256).sort());
+    assert.deepEqual(a, b);
+    assert.equal(await prisma.issuer.count(), 4);
+    // The loser's generated keys were discarded: only the four winning keys remain.
+    assert.equal(shared.keys.size, 4);
+    // CA certificates are in the inventory too.
+    assert.equal(await prisma.certificate.count({ where: { profile: { in: ['root-ca', 'intermediate-ca'] } } }), 4);
+  });
+
+  it('serials are unique per issuer by constraint', async () => {
+    const issuer = await prisma.issuer.findUniqueOrThrow({ where: { name: 'intermediate' } });
+    const row = {
+      issuerId: issuer.id,
+      serialHex: '4abc',
+      profile: 'peer',
+      subjectDn: '',
+      dnsNames: [],
+      ipAddresses: [],
+      uris: [],
+      keyAlgorithm: 'ecdsa-p256',
+      spkiSha256: 'a'.repeat(64),
+      notBefore: clock.now(),
+      notAfter: clock.now(),
+      der: Buffer.from([1]),
+    };
+    await prisma.certificate.create({ data: { ...row, fingerprintSha256: 'f1' } });
+    await assert.rejects(prisma.certificate.create({ data: { ...row, fingerprintSha256: 'f2' } }), (error: { code?: string }) => error.code === 'P2002');
+  });
+
+  it('the audit trail is a hash chain in commit order', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const entries: AuditEntry[] = [];
+    await Promise.all(
+      [1, 2, 3].map(async (n) => {
+        const entry: AuditEntry = { occurredAt: clock.now(), actor: 'system', action: 'test.event', targetType: 'test', targetId: String(n), details: { n } };
+        entries.push(entry);
+        await repository.recordIssued(
+          {
+            issuerName: 'intermediate',
+            serviceName: undefined,
+            profile: 'peer',
+            keyAlgorithm: 'ecdsa-p256',
+            requestedBy: 'system',
+            facts: {
+              serialHex: `5${n}`,
+              subjectDn: '',
+              commonName: undefined,
+              sans: { dnsNames: [`s${n}.test`], ipAddresses: [], uris: [] },
+              spkiSha256: 'b'.repeat(64),
+              fingerprintSha256: `fp-${n}`,
+              notBefore: clock.now(),
+              notAfter: clock.now(),
+              der: new Uint8Array([n]),
+            },
+          },
+          entry,
+        );
+      }),
+    );
+    const events = await prisma.auditEvent.findMany({ orderBy: { seq: 'asc' } });
+    assert.ok(events.length >= 7, 'four ca.created events and three test events');
+    let previous: string | null = null;
+    for (const event of events) {
+      assert.equal(event.prevHash, previous, `event ${event.seq} links to its predecessor`);
+      const recomputed = auditEventHash(previous, {
+        occurredAt: event.occurredAt,
+        actor: event.actor,
+        actorRole: event.actorRole ?? undefined,
+        sourceAddress: event.sourceAddress ?? undefined,
+        requestId: event.requestId ?? undefined,
+        action: event.action,
+        targetType: event.targetType,
+        targetId: event.targetId ?? undefined,
+        details: event.details as Record<string, unknown>,
+      });
+      assert.equal(event.hash, recomputed, `event ${event.seq} hash recomputes`);
+      previous = event.hash;
+    }
+    assert.equal(await prisma.certificate.count({ where: { serialHex: { in: ['51', '52', '53'] } } }), 3);
+  });
+
+  it('a failed insert writes neither the certificate nor its audit event', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const before = await prisma.auditEvent.count();
+    await assert.rejects(
+      repository.recordIssued(
+        {
+          issuerName: 'intermediate',
+          serviceName: 'no-such-service',
+          profile: 'peer',
+          keyAlgorithm: 'ecdsa-p256',
+          requestedBy: 'system',
+          facts: {
+            serialHex: '77',
+            subjectDn: '',
+            commonName: undefined,
+            sans: { dnsNames: [], ipAddresses: [], uris: [] },
+            spkiSha256: 'c'.repeat(64),
+            fingerprintSha256: 'fp-77',
+            notBefore: clock.now(),
+            notAfter: clock.now(),
+            der: new Uint8Array([7]),
+          },
+        },
+        { occurredAt: clock.now(), actor: 'system', action: 'certificate.issued', targetType: 'certificate', details: {} },
+      ),
+    );
+    assert.equal(await prisma.auditEvent.count(), before);
+    assert.equal(await prisma.certificate.count({ where: { serialHex: '77' } }), 0);
+  });
+});
