@@ -1,5 +1,7 @@
 import type { IssuerEnvironment, IssuerName } from './ca-hierarchy.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
+import type { NamePolicy } from './name-policy.ts';
+import type { ApiRole } from './principal.ts';
 import type { CertificateFacts } from './x509/certificate-facts.ts';
 
 /**
@@ -85,4 +87,148 @@ export interface SigningKeyStore {
 export interface DatabaseHealth {
   /** Resolves when the database answers a trivial query within the configured timeout. */
   ping(): Promise<void>;
+}
+
+/* ---------- services ---------- */
+
+export interface ServiceRecord {
+  id: string;
+  name: string;
+  owner: string;
+  contact: string | undefined;
+  webhookUrl: string | undefined;
+  enabled: boolean;
+  disabledAt: Date | undefined;
+  policy: NamePolicy;
+  profiles: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewService {
+  name: string;
+  owner: string;
+  contact: string | undefined;
+  webhookUrl: string | undefined;
+  policy: NamePolicy;
+  profiles: string[];
+}
+
+export type ServiceChanges = Partial<Omit<NewService, 'name'>> & { enabled?: boolean; disabledAt?: Date | null };
+
+export interface ServiceReader {
+  findService(name: string): Promise<ServiceRecord | undefined>;
+  listServices(): Promise<ServiceRecord[]>;
+}
+
+export interface ServiceWriter {
+  /** Creates the service; `conflict` when the name is taken. */
+  createService(service: NewService, audit: AuditEntry): Promise<ServiceRecord>;
+  /** Applies the changes; undefined when there is no such service. */
+  updateService(name: string, changes: ServiceChanges, audit: AuditEntry): Promise<ServiceRecord | undefined>;
+}
+
+/* ---------- tokens ---------- */
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  role: ApiRole;
+  createdAt: Date;
+  createdBy: string | undefined;
+  expiresAt: Date | undefined;
+  revokedAt: Date | undefined;
+}
+
+export interface BootstrapTokenRecord {
+  id: string;
+  serviceName: string;
+  sans: string[];
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | undefined;
+  revokedAt: Date | undefined;
+}
+
+export interface TokenStore {
+  createApiToken(token: { name: string; role: ApiRole; tokenHash: string; expiresAt: Date | undefined; createdBy: string | undefined }, audit: AuditEntry): Promise<ApiTokenRecord>;
+  findApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /** Marks the token revoked (idempotent); undefined when there is no such token. */
+  revokeApiToken(id: string, at: Date, audit: AuditEntry): Promise<ApiTokenRecord | undefined>;
+  countApiTokens(): Promise<number>;
+  createBootstrapToken(token: { serviceName: string; sans: string[]; tokenHash: string; expiresAt: Date; createdBy: string }, audit: AuditEntry): Promise<BootstrapTokenRecord>;
+  findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenRecord | undefined>;
+}
+
+/* ---------- inventory ---------- */
+
+export type StoredCertificateStatus = 'active' | 'superseded' | 'revoked' | 'expired';
+
+export interface CertificateRecord {
+  id: string;
+  issuerName: IssuerName;
+  serialHex: string;
+  serviceName: string | undefined;
+  profile: string;
+  subjectDn: string;
+  commonName: string | undefined;
+  sans: { dnsNames: string[]; ipAddresses: string[]; uris: string[] };
+  keyAlgorithm: string;
+  spkiSha256: string;
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  status: StoredCertificateStatus;
+  issuedAt: Date;
+  requestedBy: string | undefined;
+  renewedFromSerial: string | undefined;
+  renewedBySerial: string | undefined;
+  supersededAt: Date | undefined;
+  revokedAt: Date | undefined;
+  revocationReason: string | undefined;
+  der: Uint8Array;
+}
+
+export interface CertificateQuery {
+  serviceName?: string;
+  /** Derived statuses: `expired` means past notAfter and not revoked; `active` means in validity. */
+  status?: StoredCertificateStatus;
+  profile?: string;
+  issuerName?: string;
+  expiringBefore?: Date;
+  nameContains?: string;
+  spkiSha256?: string;
+  sort: 'notAfter' | 'issuedAt';
+  order: 'asc' | 'desc';
+  limit: number;
+  /** Opaque position returned as `nextCursor` by the previous page. */
+  cursor?: string;
+  /** The instant statuses are derived at. */
+  now: Date;
+}
+
+export interface CertificateReader {
+  findByFingerprint(fingerprintSha256: string): Promise<CertificateRecord | undefined>;
+  findBySerial(serialHex: string): Promise<CertificateRecord | undefined>;
+  listCertificates(query: CertificateQuery): Promise<{ items: CertificateRecord[]; nextCursor: string | undefined }>;
+}
+
+/** Writes of one issuance or renewal, all in one database transaction. */
+export interface IssuanceTransaction {
+  /** Marks an unused, unexpired, unrevoked bootstrap token used; false when it is not usable any more. */
+  consumeBootstrapToken(tokenId: string, now: Date): Promise<boolean>;
+  recordCertificate(certificate: NewCertificateRecord & { renewedFromId?: string }): Promise<{ id: string }>;
+  linkBootstrapToken(tokenId: string, certificateId: string): Promise<void>;
+  /** Marks an active certificate superseded; false when it is not active any more (raced). */
+  supersede(certificateId: string, at: Date): Promise<boolean>;
+  audit(entries: AuditEntry[]): Promise<void>;
+}
+
+export interface IssuanceStore {
+  /**
+   * Runs `work` in one transaction: everything it records commits together, or nothing does
+   * (a thrown error rolls back). The caller only releases a certificate after this resolves.
+   */
+  inTransaction<T>(work: (tx: IssuanceTransaction) => Promise<T>): Promise<T>;
 }

@@ -1,41 +1,219 @@
-import type { AuditEntry, CertificateWriter, NewCertificateRecord } from '../domain/ports.ts';
+import type { IssuerName } from '../domain/ca-hierarchy.ts';
+import { DomainError } from '../domain/errors.ts';
+import type {
+  AuditEntry,
+  CertificateQuery,
+  CertificateReader,
+  CertificateRecord,
+  CertificateWriter,
+  IssuanceStore,
+  IssuanceTransaction,
+  NewCertificateRecord,
+} from '../domain/ports.ts';
 import { appendAuditEntries } from './audit-appender.ts';
-import type { PrismaClient } from './generated/prisma/client.ts';
+import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import { guardStorage } from './storage-error.ts';
 
-export class PrismaCertificateRepository implements CertificateWriter {
+const CERTIFICATE_INCLUDE = {
+  issuer: { select: { name: true } },
+  service: { select: { name: true } },
+  renewedFrom: { select: { serialHex: true } },
+  renewedBy: { select: { serialHex: true } },
+} as const;
+
+type CertificateRow = Prisma.CertificateGetPayload<{ include: typeof CERTIFICATE_INCLUDE }>;
+
+function toCertificateRecord(row: CertificateRow): CertificateRecord {
+  return {
+    id: row.id,
+    issuerName: row.issuer.name as IssuerName,
+    serialHex: row.serialHex,
+    serviceName: row.service?.name,
+    profile: row.profile,
+    subjectDn: row.subjectDn,
+    commonName: row.commonName ?? undefined,
+    sans: { dnsNames: row.dnsNames, ipAddresses: row.ipAddresses, uris: row.uris },
+    keyAlgorithm: row.keyAlgorithm,
+    spkiSha256: row.spkiSha256,
+    fingerprintSha256: row.fingerprintSha256,
+    notBefore: row.notBefore,
+    notAfter: row.notAfter,
+    status: row.status,
+    issuedAt: row.issuedAt,
+    requestedBy: row.requestedBy ?? undefined,
+    renewedFromSerial: row.renewedFrom?.serialHex,
+    renewedBySerial: row.renewedBy?.serialHex,
+    supersededAt: row.supersededAt ?? undefined,
+    revokedAt: row.revokedAt ?? undefined,
+    revocationReason: row.revocationReason ?? undefined,
+    der: new Uint8Array(row.der),
+  };
+}
+
+/** The text the inventory's "name contains" filter searches. */
+function nameText(record: NewCertificateRecord): string {
+  const { facts } = record;
+  return [facts.commonName ?? '', ...facts.sans.dnsNames, ...facts.sans.ipAddresses, ...facts.sans.uris]
+    .filter((name) => name !== '')
+    .join(' ')
+    .toLowerCase();
+}
+
+async function insertCertificate(
+  tx: Prisma.TransactionClient,
+  certificate: NewCertificateRecord & { renewedFromId?: string },
+): Promise<{ id: string }> {
+  const issuer = await tx.issuer.findUniqueOrThrow({ where: { name: certificate.issuerName }, select: { id: true } });
+  const service = certificate.serviceName
+    ? await tx.service.findUnique({ where: { name: certificate.serviceName }, select: { id: true } })
+    : undefined;
+  if (certificate.serviceName && !service) throw new DomainError('not_found', `there is no service named ${certificate.serviceName}`);
+  const { facts } = certificate;
+  return tx.certificate.create({
+    select: { id: true },
+    data: {
+      issuerId: issuer.id,
+      serviceId: service?.id ?? null,
+      serialHex: facts.serialHex,
+      profile: certificate.profile,
+      subjectDn: facts.subjectDn,
+      commonName: facts.commonName ?? null,
+      dnsNames: facts.sans.dnsNames,
+      ipAddresses: facts.sans.ipAddresses,
+      uris: facts.sans.uris,
+      nameText: nameText(certificate),
+      keyAlgorithm: certificate.keyAlgorithm,
+      spkiSha256: facts.spkiSha256,
+      fingerprintSha256: facts.fingerprintSha256,
+      notBefore: facts.notBefore,
+      notAfter: facts.notAfter,
+      der: Buffer.from(facts.der),
+      requestedBy: certificate.requestedBy,
+      renewedFromId: certificate.renewedFromId ?? null,
+    },
+  });
+}
+
+/** Where clause of a derived status at `now` (see CertificateQuery.status). */
+function statusFilter(status: CertificateQuery['status'], now: Date): Prisma.CertificateWhereInput {
+  switch (status) {
+    case undefined:
+      return {};
+    case 'active':
+      return { status: 'active', notAfter: { gt: now } };
+    case 'expired':
+      return { OR: [{ status: 'expired' }, { status: 'active', notAfter: { lte: now } }] };
+    default:
+      return { status };
+  }
+}
+
+interface Cursor {
+  value: string;
+  id: string;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.value, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' && !Number.isNaN(Date.parse(parsed[0]))) {
+      return { value: parsed[0], id: parsed[1] };
+    }
+  } catch {
+    // fall through to the refusal below
+  }
+  throw new DomainError('bad_request', 'cursor is not one this server returned');
+}
+
+export class PrismaCertificateRepository implements CertificateWriter, CertificateReader, IssuanceStore {
   constructor(private readonly prisma: PrismaClient) {}
 
   recordIssued(certificate: NewCertificateRecord, audit: AuditEntry): Promise<void> {
     return guardStorage(async () => {
       await this.prisma.$transaction(async (tx) => {
-        const issuer = await tx.issuer.findUniqueOrThrow({ where: { name: certificate.issuerName }, select: { id: true } });
-        const service = certificate.serviceName
-          ? await tx.service.findUniqueOrThrow({ where: { name: certificate.serviceName }, select: { id: true } })
-          : undefined;
-        const { facts } = certificate;
-        await tx.certificate.create({
-          data: {
-            issuerId: issuer.id,
-            serviceId: service?.id ?? null,
-            serialHex: facts.serialHex,
-            profile: certificate.profile,
-            subjectDn: facts.subjectDn,
-            commonName: facts.commonName ?? null,
-            dnsNames: facts.sans.dnsNames,
-            ipAddresses: facts.sans.ipAddresses,
-            uris: facts.sans.uris,
-            keyAlgorithm: certificate.keyAlgorithm,
-            spkiSha256: facts.spkiSha256,
-            fingerprintSha256: facts.fingerprintSha256,
-            notBefore: facts.notBefore,
-            notAfter: facts.notAfter,
-            der: Buffer.from(facts.der),
-            requestedBy: certificate.requestedBy,
-          },
-        });
+        await insertCertificate(tx, certificate);
         await appendAuditEntries(tx, [audit]);
       });
+    });
+  }
+
+  inTransaction<T>(work: (tx: IssuanceTransaction) => Promise<T>): Promise<T> {
+    return guardStorage(() =>
+      this.prisma.$transaction(
+        async (tx) => {
+          const unit: IssuanceTransaction = {
+            consumeBootstrapToken: async (tokenId, now) => {
+              // One atomic conditional update: of concurrent uses, exactly one matches.
+              const consumed = await tx.bootstrapToken.updateMany({
+                where: { id: tokenId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+                data: { usedAt: now },
+              });
+              return consumed.count === 1;
+            },
+            recordCertificate: (certificate) => insertCertificate(tx, certificate),
+            linkBootstrapToken: async (tokenId, certificateId) => {
+              await tx.bootstrapToken.update({ where: { id: tokenId }, data: { certificateId } });
+            },
+            supersede: async (certificateId, at) => {
+              const updated = await tx.certificate.updateMany({
+                where: { id: certificateId, status: 'active' },
+                data: { status: 'superseded', supersededAt: at },
+              });
+              return updated.count === 1;
+            },
+            audit: (entries) => appendAuditEntries(tx, entries),
+          };
+          return work(unit);
+        },
+        { timeout: 15_000 },
+      ),
+    );
+  }
+
+  findByFingerprint(fingerprintSha256: string): Promise<CertificateRecord | undefined> {
+    return guardStorage(async () => {
+      const row = await this.prisma.certificate.findUnique({ where: { fingerprintSha256 }, include: CERTIFICATE_INCLUDE });
+      return row ? toCertificateRecord(row) : undefined;
+    });
+  }
+
+  findBySerial(serialHex: string): Promise<CertificateRecord | undefined> {
+    return guardStorage(async () => {
+      const row = await this.prisma.certificate.findFirst({ where: { serialHex }, include: CERTIFICATE_INCLUDE, orderBy: { issuedAt: 'desc' } });
+      return row ? toCertificateRecord(row) : undefined;
+    });
+  }
+
+  listCertificates(query: CertificateQuery): Promise<{ items: CertificateRecord[]; nextCursor: string | undefined }> {
+    return guardStorage(async () => {
+      const sortField = query.sort;
+      const comparison = query.order === 'asc' ? 'gt' : 'lt';
+      const filters: Prisma.CertificateWhereInput[] = [statusFilter(query.status, query.now)];
+      if (query.serviceName) filters.push({ service: { name: query.serviceName } });
+      if (query.profile) filters.push({ profile: query.profile });
+      if (query.issuerName) filters.push({ issuer: { name: query.issuerName } });
+      if (query.expiringBefore) filters.push({ notAfter: { lt: query.expiringBefore } });
+      if (query.nameContains) filters.push({ nameText: { contains: query.nameContains.toLowerCase() } });
+      if (query.spkiSha256) filters.push({ spkiSha256: query.spkiSha256.toLowerCase() });
+      if (query.cursor) {
+        const cursor = decodeCursor(query.cursor);
+        const value = new Date(cursor.value);
+        filters.push({ OR: [{ [sortField]: { [comparison]: value } }, { [sortField]: value, id: { [comparison]: cursor.id } }] });
+      }
+      const rows = await this.prisma.certificate.findMany({
+        where: { AND: filters },
+        include: CERTIFICATE_INCLUDE,
+        orderBy: [{ [sortField]: query.order }, { id: query.order }],
+        take: query.limit + 1,
+      });
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      const nextCursor = rows.length > query.limit && last ? encodeCursor({ value: last[sortField].toISOString(), id: last.id }) : undefined;
+      return { items: page.map(toCertificateRecord), nextCursor };
     });
   }
 }
