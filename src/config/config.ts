@@ -33,6 +33,10 @@ export interface Config {
   databaseQueryTimeoutSeconds: number;
   /** LOG_LEVEL (default `info`): pino level. */
   logLevel: string;
+  /** TRUSTROOT_PROFILES_FILE: JSON array of certificate profiles replacing the built-in ones. */
+  profilesFile: string | undefined;
+  /** TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN: the first admin API token, instead of a random one (automation). */
+  bootstrapAdminToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -46,7 +50,7 @@ export function parseDurationSeconds(value: string, option: string): number {
   const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
   const amount = match ? Number(match[1]) : NaN;
   const unit = match?.[2] ? DURATION_UNITS[match[2]] : 1;
-  if (!match || unit === undefined || !Number.isSafeInteger(amount) || amount <= 0) {
+  if (!match || unit === undefined || !Number.isSafeInteger(amount * unit) || amount <= 0) {
     throw new ConfigError(`${option}="${value}" is not a duration such as 90s, 15m, 24h or 7d`);
   }
   return amount * unit;
@@ -77,9 +81,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   if (hostnames.length === 0) {
     throw new ConfigError('TRUSTROOT_HOSTNAMES must name at least one host');
   }
-  const publicHttpUrl = (
-    nonEmpty(env.TRUSTROOT_PUBLIC_HTTP_URL) ?? `http://${hostnames[0]}:${httpPort}`
-  ).replace(/\/+$/, '');
+  const firstHost = hostnames[0] ?? 'localhost';
+  // An IPv6 literal needs brackets in a URL.
+  const urlHost = firstHost.includes(':') ? `[${firstHost}]` : firstHost;
+  const publicHttpUrl = (nonEmpty(env.TRUSTROOT_PUBLIC_HTTP_URL) ?? `http://${urlHost}:${httpPort}`).replace(/\/+$/, '');
   try {
     const url = new URL(publicHttpUrl);
     if (url.protocol !== 'http:') throw new Error('not http');
@@ -109,5 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     databaseStartupTimeoutSeconds: parseDurationSeconds(env.TRUSTROOT_DB_CONNECT_TIMEOUT ?? '60s', 'TRUSTROOT_DB_CONNECT_TIMEOUT'),
     databaseQueryTimeoutSeconds: parseDurationSeconds(env.TRUSTROOT_DB_QUERY_TIMEOUT ?? '5s', 'TRUSTROOT_DB_QUERY_TIMEOUT'),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    profilesFile: nonEmpty(env.TRUSTROOT_PROFILES_FILE) ? path.resolve(cwd, env.TRUSTROOT_PROFILES_FILE ?? '') : undefined,
+    bootstrapAdminToken: nonEmpty(env.TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN),
   };
 }

@@ -3,6 +3,10 @@ import type { AuditEntry } from './ports.ts';
 
 /** JSON with object keys sorted at every depth, so that equal values always hash equally. */
 export function canonicalJson(value: unknown): string {
+  // Dates and other objects with toJSON hash as what JSON storage keeps of them.
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson((value as { toJSON: () => unknown }).toJSON());
+  }
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)

@@ -109,7 +109,10 @@ export class FileKeyStore implements SigningKeyStore {
     const pkcs8 = new Uint8Array(await nodeCrypto.subtle.exportKey('pkcs8', pair.privateKey));
     const file: KeyFile = { version: 1, keyRef, algorithm, sealed: seal(this.kek, pkcs8, keyRef) };
     pkcs8.fill(0);
-    await writePrivateFile(this.fileOf(keyRef), `${JSON.stringify(file, null, 2)}\n`);
+    // Exclusive: a key reference is never reused, so an existing CA key can never be replaced.
+    if (!(await writePrivateFile(this.fileOf(keyRef), `${JSON.stringify(file, null, 2)}\n`, { exclusive: true }))) {
+      throw new Error(`a key named ${keyRef} already exists`);
+    }
     return { publicKey: pair.publicKey, privateKey: await this.load(keyRef, algorithm) };
   }
 

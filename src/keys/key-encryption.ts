@@ -45,7 +45,7 @@ function deriveKek(passphrase: string, salt: Buffer, params: ScryptParameters): 
 
 export function seal(kek: Buffer, plaintext: Uint8Array, aad: string): SealedBox {
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', kek, iv);
+  const cipher = createCipheriv('aes-256-gcm', kek, iv, { authTagLength: 16 });
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return { iv: iv.toString('base64'), ciphertext: ciphertext.toString('base64'), tag: cipher.getAuthTag().toString('base64') };
@@ -53,7 +53,8 @@ export function seal(kek: Buffer, plaintext: Uint8Array, aad: string): SealedBox
 
 /** Opens a sealed box; throws when the KEK, the AAD or the box is wrong. */
 export function open(kek: Buffer, box: SealedBox, aad: string): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(box.iv, 'base64'));
+  // A pinned tag length: a truncated tag would otherwise verify with fewer bits of integrity.
+  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(box.iv, 'base64'), { authTagLength: 16 });
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(Buffer.from(box.tag, 'base64'));
   return Buffer.concat([decipher.update(Buffer.from(box.ciphertext, 'base64')), decipher.final()]);
