@@ -4,7 +4,10 @@
  */
 import { loadOrCreateCaHierarchy } from '../src/app/ca-hierarchy.service.ts';
 import { createLogger } from '../src/bin/logger.ts';
-import { openDatabase, openKeyStore } from '../src/bin/runtime.ts';
+import { announceInitialAdminToken, ensureInitialAdminToken, openDatabase, openKeyStore } from '../src/bin/runtime.ts';
+import { TokenAdministration } from '../src/app/tokens.service.ts';
+import { PrismaServiceRepository } from '../src/storage/service.repository.ts';
+import { PrismaTokenRepository } from '../src/storage/token.repository.ts';
 import { secureRandom, systemClock } from '../src/bin/system.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { CA_HIERARCHY } from '../src/domain/ca-hierarchy.ts';
@@ -27,12 +30,16 @@ try {
       publicHttpUrl: config.publicHttpUrl,
     });
     process.stdout.write(created ? 'Created the CA hierarchy:\n' : 'The CA hierarchy already exists:\n');
+    const tokenRepository = new PrismaTokenRepository(prisma);
+    const tokens = new TokenAdministration(tokenRepository, new PrismaServiceRepository(prisma), systemClock, secureRandom);
+    const adminToken = await ensureInitialAdminToken(config, tokens, tokenRepository);
     for (const definition of CA_HIERARCHY) {
       const { record } = hierarchy.get(definition.name);
       process.stdout.write(
         `  ${record.name.padEnd(18)} ${record.environment.padEnd(10)} sha256:${record.fingerprintSha256}  until ${record.notAfter.toISOString()}\n`,
       );
     }
+    if (adminToken) announceInitialAdminToken(adminToken);
   } finally {
     await prisma.$disconnect();
     await database.embedded?.stop();

@@ -1,7 +1,19 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { readFile } from 'node:fs/promises';
 import { loadOrCreateCaHierarchy, type CaHierarchy } from '../app/ca-hierarchy.service.ts';
+import { InventoryService } from '../app/inventory.service.ts';
+import { IssuanceService } from '../app/issuance.service.ts';
+import { ServiceAdministration } from '../app/services.service.ts';
+import { TokenAdministration } from '../app/tokens.service.ts';
+import { Authenticator } from '../auth/authenticator.ts';
+import { DEFAULT_PROFILES } from '../domain/default-profiles.ts';
+import { ProfileCatalog } from '../domain/profile-catalog.ts';
+import { PrismaServiceRepository } from '../storage/service.repository.ts';
+import { PrismaTokenRepository } from '../storage/token.repository.ts';
+import { isUniqueViolation } from '../storage/storage-error.ts';
 import { IssuerCatalog } from '../app/issuer-catalog.ts';
 import {
   issueTlsServerCertificate,
@@ -79,8 +91,48 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   return { connectionString, embedded };
 }
 
+/**
+ * The certificate profiles: TRUSTROOT_PROFILES_FILE (a JSON array) or the built-in ones,
+ * validated against the loaded hierarchy. Any problem stops start-up.
+ */
+export async function loadProfiles(config: Config, hierarchy: CaHierarchy, now: Date): Promise<ProfileCatalog> {
+  const raw: unknown = config.profilesFile
+    ? JSON.parse(await readFile(config.profilesFile, 'utf8').catch((error: Error) => {
+        throw new Error(`TRUSTROOT_PROFILES_FILE: ${error.message}`);
+      }))
+    : DEFAULT_PROFILES;
+  return ProfileCatalog.fromConfig(raw, (issuer) => Math.floor((hierarchy.get(issuer).record.notAfter.getTime() - now.getTime()) / 1000));
+}
+
+/**
+ * Creates the first admin API token when none exists (first start), and returns it so that the
+ * caller prints it once. Never logged.
+ */
+export async function ensureInitialAdminToken(config: Config, tokens: TokenAdministration, repository: PrismaTokenRepository): Promise<string | undefined> {
+  if ((await repository.countApiTokens()) > 0) return undefined;
+  try {
+    return await tokens.createInitialAdminToken(config.bootstrapAdminToken);
+  } catch (error) {
+    // Another replica created it first with the same configured value.
+    if (isUniqueViolation(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Prints the first admin token once, on stdout, outside the structured (redacted) logs. */
+export function announceInitialAdminToken(token: string): void {
+  process.stdout.write(
+    `\n  First admin API token (shown once; store it in your secret manager):\n\n    ${token}\n\n` +
+      '  Use it as "Authorization: Bearer <token>" to create services, tokens and certificates.\n\n',
+  );
+}
+
 export interface TrustrootInstance {
   hierarchy: CaHierarchy;
+  /** The first admin API token, when this start created it. */
+  initialAdminToken: string | undefined;
+  /** The express apps of the two listeners (for route inventory checks). */
+  apps: { api: Express; public: Express };
   apiPort: number;
   httpPort: number;
   rotation: TlsCertificateRotation;
@@ -127,6 +179,28 @@ export async function startTrustroot(
       created ? 'CA hierarchy created' : 'CA hierarchy loaded',
     );
     const catalog = new IssuerCatalog(hierarchy, config.publicHttpUrl);
+    const profiles = await loadProfiles(config, hierarchy, clock.now());
+    const serviceRepository = new PrismaServiceRepository(prisma);
+    const tokenRepository = new PrismaTokenRepository(prisma);
+    const certificateRepository = new PrismaCertificateRepository(prisma);
+    const tokens = new TokenAdministration(tokenRepository, serviceRepository, clock, random);
+    const initialAdminToken = await ensureInitialAdminToken(config, tokens, tokenRepository);
+    const useCases = {
+      authenticator: new Authenticator(tokenRepository, certificateRepository, serviceRepository, clock),
+      services: new ServiceAdministration(serviceRepository, profiles, clock),
+      tokens,
+      issuance: new IssuanceService({
+        hierarchy,
+        profiles,
+        services: serviceRepository,
+        certificates: certificateRepository,
+        store: certificateRepository,
+        clock,
+        random,
+        publicHttpUrl: config.publicHttpUrl,
+      }),
+      inventory: new InventoryService(certificateRepository, clock),
+    };
     const httpDeps = {
       logger,
       openApi: loadOpenApiDocument(),
@@ -135,7 +209,7 @@ export async function startTrustroot(
       catalog: () => catalog,
     };
     const clientCaPem = hierarchy.list().map((issuer) => certificatePem(issuer.signer.certificate)).join('');
-    const certificates = new PrismaCertificateRepository(prisma);
+    const certificates = certificateRepository;
     // The rotation installs certificates into the listener, which needs the first certificate to start.
     const apiListener: { current?: Awaited<ReturnType<typeof startHttpsListener>> } = {};
     const rotation = new TlsCertificateRotation(
@@ -152,17 +226,18 @@ export async function startTrustroot(
       clock,
     );
     const credentials = await rotation.start();
-    const api = await startHttpsListener(createApiApp(httpDeps), { ...credentials, clientCaPem }, config.httpsPort, config.listenHost);
+    const apps = { api: createApiApp(httpDeps, useCases), public: createPublicApp(httpDeps) };
+    const api = await startHttpsListener(apps.api, { ...credentials, clientCaPem }, config.httpsPort, config.listenHost);
     apiListener.current = api;
     listeners.push(api);
-    const publicListener = await startHttpListener(createPublicApp(httpDeps), config.httpPort, config.listenHost);
+    const publicListener = await startHttpListener(apps.public, config.httpPort, config.listenHost);
     listeners.push(publicListener);
     rotationTimer = setInterval(() => {
       rotation.rotateIfDue().catch((error: unknown) => logger.error({ err: error }, 'API TLS certificate rotation failed; will retry'));
     }, TLS_ROTATION_CHECK_MS);
     rotationTimer.unref();
     logger.info({ httpsPort: api.port, httpPort: publicListener.port, host: config.listenHost }, 'Trustroot is serving');
-    return { hierarchy, apiPort: api.port, httpPort: publicListener.port, rotation, prisma, stop };
+    return { hierarchy, initialAdminToken, apps, apiPort: api.port, httpPort: publicListener.port, rotation, prisma, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

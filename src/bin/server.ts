@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { WrongPassphraseError } from '../keys/key-encryption.ts';
 import { createLogger } from './logger.ts';
-import { openDatabase, openKeyStore, startTrustroot } from './runtime.ts';
+import { announceInitialAdminToken, openDatabase, openKeyStore, startTrustroot } from './runtime.ts';
 
 /**
  * `npm start`: configuration → CA keys (a wrong passphrase stops here, before any change) →
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     const keys = await openKeyStore(config, logger);
     const database = await openDatabase(config, logger);
     instance = await startTrustroot(config, logger, keys, database);
+    if (instance.initialAdminToken) announceInitialAdminToken(instance.initialAdminToken);
   } catch (error) {
     const message =
       error instanceof WrongPassphraseError

@@ -1,8 +1,14 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
+import type { InventoryService } from '../app/inventory.service.ts';
+import type { IssuanceService } from '../app/issuance.service.ts';
 import type { IssuerCatalog } from '../app/issuer-catalog.ts';
+import type { ServiceAdministration } from '../app/services.service.ts';
+import type { TokenAdministration } from '../app/tokens.service.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
 import type { DatabaseHealth } from '../domain/ports.ts';
+import { authentication } from './authentication.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import type { OpenApiDocument } from './openapi-document.ts';
 import { requestContext, securityHeaders } from './request-context.ts';
@@ -10,6 +16,9 @@ import { caFileRoutes } from './routes/ca-files.routes.ts';
 import { caRoutes } from './routes/ca.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { openApiRoutes } from './routes/openapi.routes.ts';
+import { apiTokenRoutes } from './routes/api-tokens.routes.ts';
+import { certificateRoutes } from './routes/certificates.routes.ts';
+import { serviceRoutes } from './routes/services.routes.ts';
 
 export interface HttpDependencies {
   logger: Logger;
@@ -21,8 +30,17 @@ export interface HttpDependencies {
   catalog: () => IssuerCatalog | undefined;
 }
 
+/** The use cases behind the API listener's authenticated routes. */
+export interface ApiUseCases {
+  authenticator: Authenticator;
+  services: ServiceAdministration;
+  tokens: TokenAdministration;
+  issuance: IssuanceService;
+  inventory: InventoryService;
+}
+
 /** Everything both listeners share, around the routes of one of them. */
-function buildApp(deps: HttpDependencies, routers: Router[]): Express {
+function buildApp(deps: HttpDependencies, routers: Router[], authenticator?: Authenticator): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -30,15 +48,20 @@ function buildApp(deps: HttpDependencies, routers: Router[]): Express {
   app.use(requestContext(deps.logger));
   app.use(securityHeaders);
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(deps.openApi.spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false },
-      validateResponses: false,
-      validateSecurity: false,
-      ignoreUndocumented: false,
-    }),
-  );
+  // Who is calling is known before the request is judged, so that refusals can say 401 first.
+  if (authenticator) app.use(authentication(authenticator));
+  const validators = OpenApiValidator.middleware({
+    apiSpec: structuredClone(deps.openApi.spec) as never,
+    validateRequests: { allowUnknownQueryParameters: false },
+    validateResponses: false,
+    validateSecurity: false,
+    ignoreUndocumented: false,
+  });
+  // HEAD is GET without a body (RFC 9110 9.3.2) and is not listed in the contract; express
+  // answers it from the GET route, so only the validator needs to let it by.
+  for (const validator of validators) {
+    app.use((req: Request, res: Response, next: NextFunction) => (req.method === 'HEAD' ? next() : validator(req, res, next)));
+  }
   for (const router of routers) app.use(router);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
@@ -52,13 +75,20 @@ function requireCatalog(deps: HttpDependencies): IssuerCatalog {
 }
 
 /** The API served over HTTPS. */
-export function createApiApp(deps: HttpDependencies): Express {
+export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Express {
   const catalog = requireCatalog(deps);
-  return buildApp(deps, [
-    healthRoutes({ database: deps.database, caKeysLoaded: () => deps.catalog() !== undefined }),
-    openApiRoutes(deps.openApi.text),
-    caRoutes(catalog),
-  ]);
+  return buildApp(
+    deps,
+    [
+      healthRoutes({ database: deps.database, caKeysLoaded: () => deps.catalog() !== undefined }),
+      openApiRoutes(deps.openApi.text),
+      caRoutes(catalog),
+      serviceRoutes(useCases.services, useCases.tokens),
+      apiTokenRoutes(useCases.tokens),
+      certificateRoutes(useCases.issuance, useCases.inventory),
+    ],
+    useCases.authenticator,
+  );
 }
 
 /** The plain-HTTP listener for relying parties: CA certificates (later CRLs and OCSP). */

@@ -4,6 +4,7 @@ import { isDomainError } from '../domain/errors.ts';
 import { sendProblem, type ProblemKind } from './problem.ts';
 
 interface HttpishError {
+  headers?: Record<string, string>;
   status?: number;
   statusCode?: number;
   type?: string;
@@ -44,6 +45,12 @@ export function errorHandler(logger: Logger) {
     const status = httpish.status ?? httpish.statusCode;
     const kind = status !== undefined ? STATUS_KIND[status] : undefined;
     if (kind) {
+      const allow = httpish.headers?.Allow ?? httpish.headers?.allow;
+      if (kind === 'method_not_allowed' && allow) {
+        const methods = allow.split(',').map((m) => m.trim().toUpperCase());
+        if (methods.includes('GET')) methods.push('HEAD');
+        res.setHeader('Allow', [...new Set(methods)].join(', '));
+      }
       sendProblem(res, kind, describeClientError(httpish, kind, req));
       return;
     }

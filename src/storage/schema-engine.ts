@@ -91,14 +91,18 @@ function readCharAsText(pool: pg.Pool): pg.Pool {
  * database name, and drops the database before closing its pool; this does both correctly.
  */
 class ShadowSafePrismaPg extends PrismaPg {
-  constructor(private readonly mainPool: pg.Pool) {
+  constructor(
+    private readonly mainPool: pg.Pool,
+    /** The connection fields; pg hides `password` on pool.options, so keep our own copy. */
+    private readonly poolConfig: pg.PoolConfig,
+  ) {
     super(mainPool);
   }
 
   override async connectToShadowDb(): ReturnType<PrismaPg['connectToShadowDb']> {
     const database = `trustroot_shadow_${randomUUID().replaceAll('-', '')}`;
     await this.mainPool.query(`CREATE DATABASE "${database}"`);
-    const shadowPool = readCharAsText(new pg.Pool({ ...this.mainPool.options, database, max: 2 }));
+    const shadowPool = readCharAsText(new pg.Pool({ ...this.poolConfig, database, max: 2 }));
     const adapter = await new PrismaPg(shadowPool, { disposeExternalPool: true }).connect();
     const disposeShadowPool = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
@@ -116,8 +120,9 @@ async function withEngine<T>(
 ): Promise<T> {
   const glue = await loadEngineModule();
   const schemaText = await readFile(location.schemaPath, 'utf8');
-  const pool = readCharAsText(new pg.Pool({ ...poolConfigFromUrl(connectionString), max: 2 }));
-  const adapter = bindMigrationAwareSqlAdapterFactory(new ShadowSafePrismaPg(pool));
+  const poolConfig = { ...poolConfigFromUrl(connectionString), max: 2 };
+  const pool = readCharAsText(new pg.Pool(poolConfig));
+  const adapter = bindMigrationAwareSqlAdapterFactory(new ShadowSafePrismaPg(pool, poolConfig));
   try {
     const engine: SchemaEngine = await glue.SchemaEngine.new(
       { datamodels: [[location.schemaPath, schemaText]] },

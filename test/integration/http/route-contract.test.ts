@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Express } from 'express';
-import pino from 'pino';
-import { IssuerCatalog } from '../../../src/app/issuer-catalog.ts';
-import { createApiApp, createPublicApp, type HttpDependencies } from '../../../src/http/apps.ts';
 import { loadOpenApiDocument } from '../../../src/http/openapi-document.ts';
 import { listRoutes, type RouteEntry } from '../../../src/http/route-inventory.ts';
 import { startTestTrustroot, type TestTrustroot } from '../../support/trustroot-harness.ts';
@@ -27,14 +24,7 @@ describe('openapi.yaml and the express routes', () => {
 
   before(async () => {
     trustroot = await startTestTrustroot();
-    const deps: HttpDependencies = {
-      logger: pino({ level: 'silent' }),
-      openApi: loadOpenApiDocument(),
-      bodyLimit: '64kb',
-      database: { ping: async () => undefined },
-      catalog: () => new IssuerCatalog(trustroot.instance.hierarchy, trustroot.publicUrl),
-    };
-    apps = [createApiApp(deps), createPublicApp(deps)];
+    apps = [trustroot.instance.apps.api, trustroot.instance.apps.public];
   });
   after(() => trustroot.destroy());
 

@@ -1,0 +1,378 @@
+import { CA_HIERARCHY, issuerUrls } from '../domain/ca-hierarchy.ts';
+import type { CertificateProfile } from '../domain/certificate-profile.ts';
+import type { Clock, RandomSource } from '../domain/clock.ts';
+import { parseCsr } from '../domain/csr/parse-csr.ts';
+import { DomainError } from '../domain/errors.ts';
+import { isKeyAlgorithmName, keyAlgorithmParameters, type KeyAlgorithmName } from '../domain/key-algorithm.ts';
+import { lintCertificate } from '../domain/lint/lint-certificate.ts';
+import type { NamePolicy } from '../domain/name-policy.ts';
+import { checkSanSyntax, findDisallowedName } from '../domain/name-policy-check.ts';
+import type { AuditEntry, CertificateReader, IssuanceStore, ServiceReader } from '../domain/ports.ts';
+import { actorOf, requireAuthenticated, type Principal } from '../domain/principal.ts';
+import type { ProfileCatalog } from '../domain/profile-catalog.ts';
+import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
+import { generateSerialNumber } from '../domain/serial-number.ts';
+import { parseRequestedTtl, validityWindow, NOT_BEFORE_BACKDATE_MS } from '../domain/validity.ts';
+import type { SubjectAlternativeNames } from '../domain/x509/certificate-builder.ts';
+import { certificateFacts, certificatePem } from '../domain/x509/certificate-facts.ts';
+import type { CertificateTemplate } from '../domain/x509/certificate-template.ts';
+import { nodeCrypto, x509 } from '../domain/x509/crypto-provider.ts';
+import { prepareLeafCertificate, signCertificateTemplate } from '../domain/x509/leaf-certificate.ts';
+import { buildPkcs12 } from '../domain/x509/pkcs12-bundle.ts';
+import type { CaHierarchy, LoadedIssuer } from './ca-hierarchy.service.ts';
+import type { RequestContext } from './request-context.ts';
+
+export interface IssueRequest {
+  /** PEM PKCS#10 request; exactly one of `csr` and `generateKey`. */
+  csr?: string;
+  /** Key algorithm for server-side key generation (profiles that allow it only). */
+  generateKey?: string;
+  profile: string;
+  /** Seconds, or a duration string; default the profile's. Clamped to the profile maximum. */
+  ttl?: number | string;
+  /** Names for the certificate; default the CSR's. */
+  sans?: string[];
+  /** The service, when an API token asks (bootstrap tokens name their own). */
+  service?: string;
+  /** With `generateKey`: also return a PKCS#12 bundle protected by this password. */
+  pkcs12Password?: string;
+}
+
+export interface IssuedCertificate {
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
+  profile: string;
+  serviceName: string | undefined;
+  certificatePem: string;
+  /** The issuing CA first, the root last. */
+  chainPem: string;
+  /** PKCS#8 PEM, only when the key was generated here (never stored). */
+  privateKeyPem?: string;
+  /** DER PKCS#12, only when asked for with server-side key generation. */
+  pkcs12?: Uint8Array;
+}
+
+export interface IssuanceDependencies {
+  hierarchy: CaHierarchy;
+  profiles: ProfileCatalog;
+  services: ServiceReader;
+  certificates: CertificateReader;
+  store: IssuanceStore;
+  clock: Clock;
+  random: RandomSource;
+  publicHttpUrl: string;
+}
+
+/** Whose names a request may use, decided from the caller before any key material is looked at. */
+interface Subject {
+  serviceName: string | undefined;
+  policy: NamePolicy;
+  /** Names a bootstrap token was narrowed to; every requested name must be one of them. */
+  narrowedTo: string[] | undefined;
+  bootstrapTokenId: string | undefined;
+}
+
+interface KeySource {
+  publicKey: x509.PublicKey;
+  keyAlgorithm: KeyAlgorithmName;
+  csrNames: SubjectAlternativeNames | undefined;
+  csrCommonName: string | undefined;
+  privateKeyPkcs8: Uint8Array<ArrayBuffer> | undefined;
+}
+
+/** PBKDF2 / PKCS#12-MAC iteration count of test-certificate bundles (OpenSSL's default is 2048). */
+export const PKCS12_TEST_ITERATIONS = 20_000;
+
+const ISSUING_CAS = new Set(CA_HIERARCHY.filter((d) => d.kind === 'intermediate').map((d) => d.name));
+
+/**
+ * The registration authority and the two-phase CA of issuance and renewal: decide (policy,
+ * authorization, names, validity), prepare the to-be-signed certificate, lint it, then sign and
+ * record it — consuming the bootstrap token — in one transaction. The certificate is returned
+ * only after that transaction commits.
+ */
+export class IssuanceService {
+  constructor(private readonly deps: IssuanceDependencies) {}
+
+  async issue(context: RequestContext, request: IssueRequest): Promise<IssuedCertificate> {
+    const caller = this.authenticated(context);
+    const profile = this.deps.profiles.get(request.profile);
+    const subject = await this.resolveSubject(caller, profile, request.service);
+    if ((request.csr === undefined) === (request.generateKey === undefined)) {
+      throw new DomainError('bad_request', 'give exactly one of csr and generateKey');
+    }
+    if (request.pkcs12Password !== undefined && request.generateKey === undefined) {
+      throw new DomainError('bad_request', 'pkcs12Password goes with generateKey');
+    }
+    const key = request.csr !== undefined ? await this.keyFromCsr(request.csr, profile) : await this.generatedKey(request.generateKey ?? '', profile);
+    // DNS names are case-insensitive; the certificate carries them in lower case.
+    const sans = request.sans !== undefined ? classifyNames(request.sans) : key.csrNames && { ...key.csrNames, dnsNames: key.csrNames.dnsNames.map((n) => n.toLowerCase()) };
+    if (!sans) throw new DomainError('bad_request', 'sans is required with generateKey');
+    this.checkNames(sans, subject);
+    const ttl = request.ttl === undefined ? profile.defaultTtlSeconds : parseRequestedTtl(request.ttl);
+    const commonName = key.csrCommonName !== undefined && flattenNames(sans).includes(key.csrCommonName.toLowerCase()) ? key.csrCommonName.toLowerCase() : undefined;
+    const issuer = this.deps.hierarchy.get(profile.issuer);
+    const now = this.deps.clock.now();
+    const template = await this.prepare(profile, issuer, key, sans, commonName, validityWindow(now, ttl, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
+    await this.lintOrRefuse(template, issuer, profile, context, caller);
+    const certificate = await this.deps.store.inTransaction(async (tx) => {
+      if (subject.bootstrapTokenId !== undefined && !(await tx.consumeBootstrapToken(subject.bootstrapTokenId, now))) {
+        throw new DomainError('unauthorized', 'the bootstrap token is invalid, expired, revoked or already used');
+      }
+      const signed = await signCertificateTemplate(template, issuer.signer);
+      const facts = certificateFacts(signed);
+      const { id } = await tx.recordCertificate({
+        issuerName: profile.issuer,
+        serviceName: subject.serviceName,
+        profile: profile.name,
+        keyAlgorithm: key.keyAlgorithm,
+        requestedBy: actorOf(caller).actor,
+        facts,
+      });
+      if (subject.bootstrapTokenId !== undefined) await tx.linkBootstrapToken(subject.bootstrapTokenId, id);
+      await tx.audit([
+        this.auditEntry(context, caller, 'certificate.issued', facts.serialHex, {
+          service: subject.serviceName ?? null,
+          profile: profile.name,
+          issuer: profile.issuer,
+          sans: facts.sans,
+          notAfter: facts.notAfter.toISOString(),
+          keySource: request.csr !== undefined ? 'csr' : 'server-generated',
+          spkiSha256: facts.spkiSha256,
+        }),
+      ]);
+      return signed;
+    });
+    return this.result(certificate, profile, subject.serviceName, issuer, key, request.pkcs12Password);
+  }
+
+  /** Renewal over mTLS: same service, names and profile; fresh validity; optionally a new key. */
+  async renew(context: RequestContext, request: { csr?: string }): Promise<IssuedCertificate> {
+    const caller = this.authenticated(context);
+    if (caller.kind !== 'service-certificate') {
+      throw new DomainError('unauthorized', 'renewal is authenticated by the current certificate, presented as the TLS client certificate');
+    }
+    const current = await this.deps.certificates.findBySerial(caller.serialHex);
+    if (!current || current.id !== caller.certificateId || !current.serviceName) throw new DomainError('unauthorized', 'the client certificate is not in the inventory');
+    const service = await this.deps.services.findService(current.serviceName);
+    if (!service?.enabled) throw new DomainError('forbidden', `service ${current.serviceName} is disabled`);
+    const profile = this.deps.profiles.get(current.profile);
+    const currentNames: SubjectAlternativeNames = current.sans;
+    let key: KeySource;
+    if (request.csr !== undefined) {
+      key = await this.keyFromCsr(request.csr, profile);
+      if (key.csrNames && !sameNames(key.csrNames, currentNames)) {
+        throw new DomainError('policy_violation', 'a renewal CSR must ask for exactly the names of the current certificate');
+      }
+    } else {
+      const existing = new x509.X509Certificate(new Uint8Array(current.der));
+      const algorithm = current.keyAlgorithm;
+      if (!isKeyAlgorithmName(algorithm) || !profile.allowedKeyAlgorithms.includes(algorithm)) {
+        throw new DomainError('policy_violation', `the current key algorithm ${algorithm} is no longer allowed by profile ${profile.name}; renew with a new CSR`);
+      }
+      key = { publicKey: existing.publicKey, keyAlgorithm: algorithm, csrNames: undefined, csrCommonName: undefined, privateKeyPkcs8: undefined };
+    }
+    // The policy may have narrowed since the last issuance: renewal never outlives a name's removal.
+    this.checkNames(currentNames, { serviceName: service.name, policy: service.policy, narrowedTo: undefined, bootstrapTokenId: undefined });
+    if (!service.profiles.includes(profile.name)) throw new DomainError('policy_violation', `service ${service.name} may no longer use profile ${profile.name}`);
+    const lifetimeSeconds = Math.max(1, Math.round((current.notAfter.getTime() - current.notBefore.getTime() - NOT_BEFORE_BACKDATE_MS) / 1000));
+    const issuer = this.deps.hierarchy.get(profile.issuer);
+    const now = this.deps.clock.now();
+    const template = await this.prepare(profile, issuer, key, currentNames, current.commonName, validityWindow(now, lifetimeSeconds, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
+    await this.lintOrRefuse(template, issuer, profile, context, caller);
+    const certificate = await this.deps.store.inTransaction(async (tx) => {
+      if (!(await tx.supersede(current.id, now))) throw new DomainError('conflict', 'this certificate was already renewed, revoked or expired');
+      const signed = await signCertificateTemplate(template, issuer.signer);
+      const facts = certificateFacts(signed);
+      await tx.recordCertificate({
+        issuerName: profile.issuer,
+        serviceName: service.name,
+        profile: profile.name,
+        keyAlgorithm: key.keyAlgorithm,
+        requestedBy: actorOf(caller).actor,
+        facts,
+        renewedFromId: current.id,
+      });
+      await tx.audit([
+        this.auditEntry(context, caller, 'certificate.renewed', facts.serialHex, {
+          service: service.name,
+          profile: profile.name,
+          replaces: current.serialHex,
+          rekeyed: request.csr !== undefined,
+          notAfter: facts.notAfter.toISOString(),
+        }),
+      ]);
+      return signed;
+    });
+    return this.result(certificate, profile, service.name, issuer, key, undefined);
+  }
+
+  private authenticated(context: RequestContext): Principal {
+    if (!context.principal && context.authenticationRefusal) throw new DomainError('unauthorized', context.authenticationRefusal);
+    return requireAuthenticated(context.principal);
+  }
+
+  private async resolveSubject(caller: Principal, profile: CertificateProfile, requestedService: string | undefined): Promise<Subject> {
+    let serviceName: string | undefined;
+    let narrowedTo: string[] | undefined;
+    let bootstrapTokenId: string | undefined;
+    switch (caller.kind) {
+      case 'bootstrap-token':
+        if (requestedService !== undefined && requestedService !== caller.serviceName) {
+          throw new DomainError('forbidden', `this bootstrap token belongs to service ${caller.serviceName}, not ${requestedService}`);
+        }
+        serviceName = caller.serviceName;
+        narrowedTo = caller.sans.length > 0 ? caller.sans : undefined;
+        bootstrapTokenId = caller.tokenId;
+        break;
+      case 'api-token':
+        if (caller.role === 'ci') {
+          if (!profile.namePolicy || this.environmentOf(profile) !== 'test') throw new DomainError('forbidden', 'ci tokens may only request test certificates');
+        } else if (caller.role !== 'admin') {
+          throw new DomainError('forbidden', `an API token with role ${caller.role} cannot request certificates`);
+        }
+        serviceName = requestedService;
+        if (!serviceName && !profile.namePolicy) throw new DomainError('bad_request', `service is required for profile ${profile.name}`);
+        break;
+      case 'service-certificate':
+        throw new DomainError('forbidden', 'a service certificate renews itself (POST /v1/certificates/renew); new certificates need a bootstrap or API token');
+    }
+    if (profile.namePolicy) {
+      // Profiles with their own policy (test) need no registered service; names come from the profile.
+      if (serviceName !== undefined && !(await this.deps.services.findService(serviceName))) {
+        throw new DomainError('not_found', `there is no service named ${serviceName}`);
+      }
+      return { serviceName, policy: profile.namePolicy, narrowedTo, bootstrapTokenId };
+    }
+    const service = serviceName ? await this.deps.services.findService(serviceName) : undefined;
+    if (!service) throw new DomainError('not_found', `there is no service named ${serviceName ?? ''}`);
+    if (!service.enabled) throw new DomainError('forbidden', `service ${service.name} is disabled`);
+    if (!service.profiles.includes(profile.name)) {
+      throw new DomainError('policy_violation', `service ${service.name} may not use profile ${profile.name} (allowed: ${service.profiles.join(', ')})`);
+    }
+    return { serviceName: service.name, policy: service.policy, narrowedTo, bootstrapTokenId };
+  }
+
+  private environmentOf(profile: CertificateProfile): string | undefined {
+    return CA_HIERARCHY.find((d) => d.name === profile.issuer)?.environment;
+  }
+
+  private async keyFromCsr(csr: string, profile: CertificateProfile): Promise<KeySource> {
+    const parsed = await parseCsr(csr);
+    if (!profile.allowedKeyAlgorithms.includes(parsed.keyAlgorithm)) {
+      throw new DomainError('invalid_csr', `profile ${profile.name} does not allow ${parsed.keyAlgorithm} keys (allowed: ${profile.allowedKeyAlgorithms.join(', ')})`);
+    }
+    return { publicKey: parsed.publicKey, keyAlgorithm: parsed.keyAlgorithm, csrNames: parsed.sans, csrCommonName: parsed.commonName, privateKeyPkcs8: undefined };
+  }
+
+  private async generatedKey(algorithm: string, profile: CertificateProfile): Promise<KeySource> {
+    if (!profile.serverSideKeyGeneration) throw new DomainError('forbidden', `profile ${profile.name} does not allow server-side key generation`);
+    if (!isKeyAlgorithmName(algorithm) || !profile.allowedKeyAlgorithms.includes(algorithm)) {
+      throw new DomainError('bad_request', `generateKey must be one of ${profile.allowedKeyAlgorithms.join(', ')}`);
+    }
+    const { keyParams, usages } = keyAlgorithmParameters(algorithm);
+    const pair = (await nodeCrypto.subtle.generateKey(keyParams, true, usages)) as CryptoKeyPair;
+    const spki = await nodeCrypto.subtle.exportKey('spki', pair.publicKey);
+    const pkcs8 = new Uint8Array(await nodeCrypto.subtle.exportKey('pkcs8', pair.privateKey));
+    return { publicKey: new x509.PublicKey(spki), keyAlgorithm: algorithm, csrNames: undefined, csrCommonName: undefined, privateKeyPkcs8: pkcs8 };
+  }
+
+  private checkNames(sans: SubjectAlternativeNames, subject: Subject): void {
+    checkSanSyntax(sans);
+    const refused = findDisallowedName(subject.policy, sans);
+    if (refused) {
+      const owner = subject.serviceName ? `service ${subject.serviceName}` : 'this profile';
+      throw new DomainError('policy_violation', `${refused.value} is not allowed for ${owner}`, { name: refused.value });
+    }
+    if (subject.narrowedTo) {
+      const allowed = new Set(subject.narrowedTo.map((n) => n.toLowerCase()));
+      const outside = flattenNames(sans).find((name) => !allowed.has(name.toLowerCase()));
+      if (outside) throw new DomainError('policy_violation', `${outside} is not among the names this bootstrap token allows`, { name: outside });
+    }
+  }
+
+  private prepare(
+    profile: CertificateProfile,
+    issuer: LoadedIssuer,
+    key: KeySource,
+    sans: SubjectAlternativeNames,
+    commonName: string | undefined,
+    window: { notBefore: Date; notAfter: Date },
+  ): Promise<CertificateTemplate> {
+    if (!ISSUING_CAS.has(profile.issuer)) throw new Error(`profile ${profile.name} names a non-issuing CA`);
+    const urls = issuerUrls(this.deps.publicHttpUrl, profile.issuer);
+    return prepareLeafCertificate({
+      serialHex: generateSerialNumber(this.deps.random),
+      ...window,
+      commonName,
+      sans,
+      subjectPublicKey: key.publicKey,
+      keyAlgorithm: key.keyAlgorithm,
+      keyUsages: profile.keyUsages,
+      extendedKeyUsages: profile.extendedKeyUsages,
+      issuer: issuer.signer,
+      locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl },
+    });
+  }
+
+  /** A template that fails lint is never signed; the refusal is audited. */
+  private async lintOrRefuse(template: CertificateTemplate, issuer: LoadedIssuer, profile: CertificateProfile, context: RequestContext, caller: Principal): Promise<void> {
+    const failures = lintCertificate(template, { issuerCertificate: issuer.signer.certificate, profile });
+    if (failures.length === 0) return;
+    await this.deps.store.inTransaction((tx) =>
+      tx.audit([this.auditEntry(context, caller, 'certificate.lint_failed', template.serialHex, { profile: profile.name, failures })]),
+    );
+    throw new DomainError('lint_failed', `the certificate failed pre-issuance lint: ${failures.map((f) => `${f.ruleId}: ${f.message}`).join('; ')}`);
+  }
+
+  private auditEntry(context: RequestContext, caller: Principal, action: string, serialHex: string, details: Record<string, unknown>): AuditEntry {
+    return {
+      occurredAt: this.deps.clock.now(),
+      ...actorOf(caller),
+      sourceAddress: context.sourceAddress,
+      requestId: context.requestId,
+      action,
+      targetType: 'certificate',
+      targetId: serialHex,
+      details,
+    };
+  }
+
+  private result(
+    certificate: x509.X509Certificate,
+    profile: CertificateProfile,
+    serviceName: string | undefined,
+    issuer: LoadedIssuer,
+    key: KeySource,
+    pkcs12Password: string | undefined,
+  ): IssuedCertificate {
+    const chain = this.deps.hierarchy.chain(issuer.record.name);
+    const result: IssuedCertificate = {
+      serialHex: certificateFacts(certificate).serialHex,
+      notBefore: certificate.notBefore,
+      notAfter: certificate.notAfter,
+      profile: profile.name,
+      serviceName,
+      certificatePem: certificatePem(certificate),
+      chainPem: chain.map(certificatePem).join(''),
+    };
+    if (key.privateKeyPkcs8) {
+      result.privateKeyPem = `${x509.PemConverter.encode(key.privateKeyPkcs8, 'PRIVATE KEY').trim()}\n`;
+      if (pkcs12Password !== undefined) {
+        result.pkcs12 = buildPkcs12({
+          privateKeyPkcs8Der: key.privateKeyPkcs8,
+          certificateDer: new Uint8Array(certificate.rawData),
+          chainDer: chain.map((c) => new Uint8Array(c.rawData)),
+          password: pkcs12Password,
+          friendlyName: flattenNames(certificateFacts(certificate).sans)[0],
+          random: this.deps.random,
+          // Test bundles are made on the request path: a count that keeps one under ~50 ms
+          // (the PKCS#12 MAC derivation is a serial hash loop) while still salting and stretching.
+          iterations: PKCS12_TEST_ITERATIONS,
+        });
+      }
+    }
+    return result;
+  }
+}

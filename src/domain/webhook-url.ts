@@ -1,0 +1,27 @@
+import { BlockList, isIP } from 'node:net';
+import { DomainError } from './errors.ts';
+
+/** Addresses a webhook must never point at: link-local (cloud metadata lives there) and unspecified. */
+const FORBIDDEN = new BlockList();
+FORBIDDEN.addSubnet('169.254.0.0', 16, 'ipv4');
+FORBIDDEN.addSubnet('0.0.0.0', 8, 'ipv4');
+FORBIDDEN.addSubnet('fe80::', 10, 'ipv6');
+FORBIDDEN.addAddress('::', 'ipv6');
+const FORBIDDEN_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data']);
+
+/** Refuses (400) a webhook URL that is not http(s) or targets link-local or metadata addresses. */
+export function checkWebhookUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new DomainError('bad_request', 'webhookUrl is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new DomainError('bad_request', 'webhookUrl must be http or https');
+  if (url.username || url.password) throw new DomainError('bad_request', 'webhookUrl must not carry credentials');
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const family = isIP(host);
+  if (FORBIDDEN_HOSTS.has(host) || (family !== 0 && FORBIDDEN.check(host, family === 4 ? 'ipv4' : 'ipv6'))) {
+    throw new DomainError('bad_request', 'webhookUrl must not point at a link-local or metadata address');
+  }
+}

@@ -1,0 +1,67 @@
+import { Router, type Request, type Response } from 'express';
+import type { InventoryFilters, InventoryService } from '../../app/inventory.service.ts';
+import type { IssuanceService, IssueRequest, IssuedCertificate } from '../../app/issuance.service.ts';
+import { parseRequestedTtl } from '../../domain/validity.ts';
+import { requestContextOf } from '../authentication.ts';
+import { certificateDto, issuedCertificateDto } from '../presenters.ts';
+
+const PEM_CHAIN = 'application/pem-certificate-chain';
+
+/** JSON by default; the PEM chain (leaf first) when the caller prefers it. */
+function sendIssued(req: Request, res: Response, issued: IssuedCertificate, status: number): void {
+  res.status(status).location(`/v1/certificates/${issued.serialHex}`);
+  if (req.accepts(['application/json', PEM_CHAIN]) === PEM_CHAIN) {
+    res.type(PEM_CHAIN).send(issued.certificatePem + issued.chainPem);
+    return;
+  }
+  res.json(issuedCertificateDto(issued));
+}
+
+function queryString(req: Request, key: string): string | undefined {
+  const value = req.query[key];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Issuance, renewal and the inventory. */
+export function certificateRoutes(issuance: IssuanceService, inventory: InventoryService): Router {
+  const router = Router();
+  router.post('/v1/certificates', async (req, res) => {
+    sendIssued(req, res, await issuance.issue(requestContextOf(res), req.body as IssueRequest), 201);
+  });
+  router.post('/v1/certificates/renew', async (req, res) => {
+    sendIssued(req, res, await issuance.renew(requestContextOf(res), (req.body ?? {}) as { csr?: string }), 201);
+  });
+  router.get('/v1/certificates', async (req, res) => {
+    const within = queryString(req, 'expiringWithin');
+    const before = queryString(req, 'expiringBefore');
+    const limit = queryString(req, 'limit');
+    const filters: InventoryFilters = {
+      service: queryString(req, 'service'),
+      status: queryString(req, 'status') as InventoryFilters['status'],
+      profile: queryString(req, 'profile'),
+      issuer: queryString(req, 'issuer'),
+      expiringBefore: before ? new Date(before) : undefined,
+      expiringWithinSeconds: within ? parseRequestedTtl(within, 'expiringWithin') : undefined,
+      nameContains: queryString(req, 'nameContains'),
+      spkiSha256: queryString(req, 'spkiSha256'),
+      sort: queryString(req, 'sort') as InventoryFilters['sort'],
+      order: queryString(req, 'order') as InventoryFilters['order'],
+      limit: limit ? Number(limit) : undefined,
+      cursor: queryString(req, 'cursor'),
+    };
+    const page = await inventory.list(requestContextOf(res), filters);
+    res.json({ certificates: page.items.map(certificateDto), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+  });
+  router.get('/v1/certificates/:serial.pem', async (req, res) => {
+    const record = await inventory.get(requestContextOf(res), req.params.serial);
+    res.type('application/x-pem-file').send(`-----BEGIN CERTIFICATE-----\n${Buffer.from(record.der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`);
+  });
+  router.get('/v1/certificates/:serial.der', async (req, res) => {
+    const record = await inventory.get(requestContextOf(res), req.params.serial);
+    res.type('application/pkix-cert').send(Buffer.from(record.der));
+  });
+  router.get('/v1/certificates/:serial', async (req, res) => {
+    res.json(certificateDto(await inventory.get(requestContextOf(res), req.params.serial)));
+  });
+  return router;
+}
