@@ -62,6 +62,8 @@ export interface IssuanceDependencies {
   clock: Clock;
   random: RandomSource;
   publicHttpUrl: string;
+  /** Keys revoked for compromise are never certified again. */
+  blockedKeys: { isKeyBlocked(spkiSha256: string): Promise<boolean> };
 }
 
 /** Whose names a request may use, decided from the caller before any key material is looked at. */
@@ -260,6 +262,9 @@ export class IssuanceService {
 
   private async keyFromCsr(csr: string, profile: CertificateProfile): Promise<KeySource> {
     const parsed = await parseCsr(csr);
+    if (await this.deps.blockedKeys.isKeyBlocked(parsed.spkiSha256)) {
+      throw new DomainError('policy_violation', 'this public key was revoked for key compromise and cannot be certified again');
+    }
     if (!profile.allowedKeyAlgorithms.includes(parsed.keyAlgorithm)) {
       throw new DomainError('invalid_csr', `profile ${profile.name} does not allow ${parsed.keyAlgorithm} keys (allowed: ${profile.allowedKeyAlgorithms.join(', ')})`);
     }
@@ -312,7 +317,7 @@ export class IssuanceService {
       keyUsages: profile.keyUsages,
       extendedKeyUsages: profile.extendedKeyUsages,
       issuer: issuer.signer,
-      locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl },
+      locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl, ocspUrl: urls.ocsp },
     });
   }
 

@@ -64,7 +64,7 @@ export async function issueTlsServerCertificate(
     keyUsages: x509.KeyUsageFlags.digitalSignature,
     extendedKeyUsages: [x509.ExtendedKeyUsage.serverAuth],
     issuer: issuer.signer,
-    locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl },
+    locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl, ocspUrl: urls.ocsp },
   });
   const facts = certificateFacts(certificate);
   await deps.certificates.recordIssued(

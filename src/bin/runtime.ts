@@ -4,7 +4,12 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { readFile } from 'node:fs/promises';
 import { loadOrCreateCaHierarchy, type CaHierarchy } from '../app/ca-hierarchy.service.ts';
+import { CrlPublisher } from '../app/crl-publisher.service.ts';
 import { InventoryService } from '../app/inventory.service.ts';
+import { OcspResponderService } from '../app/ocsp-responder.service.ts';
+import { RevocationService } from '../app/revocation.service.ts';
+import { PrismaCrlRepository } from '../storage/crl.repository.ts';
+import { PrismaRevocationRepository } from '../storage/revocation.repository.ts';
 import { IssuanceService } from '../app/issuance.service.ts';
 import { ServiceAdministration } from '../app/services.service.ts';
 import { TokenAdministration } from '../app/tokens.service.ts';
@@ -136,6 +141,7 @@ export interface TrustrootInstance {
   apiPort: number;
   httpPort: number;
   rotation: TlsCertificateRotation;
+  crls: CrlPublisher;
   prisma: PrismaClient;
   stop(): Promise<void>;
 }
@@ -184,6 +190,14 @@ export async function startTrustroot(
     const tokenRepository = new PrismaTokenRepository(prisma);
     const certificateRepository = new PrismaCertificateRepository(prisma);
     const tokens = new TokenAdministration(tokenRepository, serviceRepository, clock, random);
+    const revocationRepository = new PrismaRevocationRepository(prisma);
+    const crlRepository = new PrismaCrlRepository(prisma);
+    const crls = new CrlPublisher(hierarchy, crlRepository, clock, {
+      validitySeconds: config.crlValiditySeconds,
+      refreshSeconds: config.crlRefreshSeconds,
+    });
+    // Every issuer has a CRL before the first relying party asks for one.
+    await crls.publishDue();
     const initialAdminToken = await ensureInitialAdminToken(config, tokens, tokenRepository);
     const useCases = {
       authenticator: new Authenticator(tokenRepository, certificateRepository, serviceRepository, clock),
@@ -198,8 +212,14 @@ export async function startTrustroot(
         clock,
         random,
         publicHttpUrl: config.publicHttpUrl,
+        blockedKeys: revocationRepository,
       }),
       inventory: new InventoryService(certificateRepository, clock),
+      revocation: new RevocationService(revocationRepository, crls, clock, logger),
+    };
+    const publicUseCases = {
+      crls,
+      ocsp: new OcspResponderService(hierarchy, crlRepository, clock, config.ocspValiditySeconds, logger),
     };
     const httpDeps = {
       logger,
@@ -226,7 +246,7 @@ export async function startTrustroot(
       clock,
     );
     const credentials = await rotation.start();
-    const apps = { api: createApiApp(httpDeps, useCases), public: createPublicApp(httpDeps) };
+    const apps = { api: createApiApp(httpDeps, useCases), public: createPublicApp(httpDeps, publicUseCases) };
     const api = await startHttpsListener(apps.api, { ...credentials, clientCaPem }, config.httpsPort, config.listenHost);
     apiListener.current = api;
     listeners.push(api);
@@ -234,10 +254,12 @@ export async function startTrustroot(
     listeners.push(publicListener);
     rotationTimer = setInterval(() => {
       rotation.rotateIfDue().catch((error: unknown) => logger.error({ err: error }, 'API TLS certificate rotation failed; will retry'));
+      // Until the scheduler takes these over: keep every CRL fresh well inside its validity.
+      crls.publishDue().catch((error: unknown) => logger.error({ err: error }, 'CRL refresh failed; will retry'));
     }, TLS_ROTATION_CHECK_MS);
     rotationTimer.unref();
     logger.info({ httpsPort: api.port, httpPort: publicListener.port, host: config.listenHost }, 'Trustroot is serving');
-    return { hierarchy, initialAdminToken, apps, apiPort: api.port, httpPort: publicListener.port, rotation, prisma, stop };
+    return { hierarchy, initialAdminToken, apps, crls, apiPort: api.port, httpPort: publicListener.port, rotation, prisma, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

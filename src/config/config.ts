@@ -33,6 +33,12 @@ export interface Config {
   databaseQueryTimeoutSeconds: number;
   /** LOG_LEVEL (default `info`): pino level. */
   logLevel: string;
+  /** TRUSTROOT_CRL_VALIDITY (default `24h`): nextUpdate − thisUpdate of published CRLs. */
+  crlValiditySeconds: number;
+  /** TRUSTROOT_CRL_REFRESH (default `1h`): CRLs older than this are rebuilt (revocations rebuild at once). */
+  crlRefreshSeconds: number;
+  /** TRUSTROOT_OCSP_VALIDITY (default `1h`): nextUpdate of OCSP answers (how long clients may cache them). */
+  ocspValiditySeconds: number;
   /** TRUSTROOT_PROFILES_FILE: JSON array of certificate profiles replacing the built-in ones. */
   profilesFile: string | undefined;
   /** TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN: the first admin API token, instead of a random one (automation). */
@@ -99,6 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   if (keyPassphrase !== undefined && keyPassphrase.length < 12) {
     throw new ConfigError('TRUSTROOT_KEY_PASSPHRASE must be at least 12 characters');
   }
+  const crlValidity = env.TRUSTROOT_CRL_VALIDITY ?? '24h';
+  const crlRefresh = env.TRUSTROOT_CRL_REFRESH ?? '1h';
+  if (parseDurationSeconds(crlRefresh, 'TRUSTROOT_CRL_REFRESH') >= parseDurationSeconds(crlValidity, 'TRUSTROOT_CRL_VALIDITY')) {
+    throw new ConfigError('TRUSTROOT_CRL_REFRESH must be shorter than TRUSTROOT_CRL_VALIDITY, or CRLs would expire before they are rebuilt');
+  }
   return {
     dataDir: path.resolve(cwd, nonEmpty(env.TRUSTROOT_DATA_DIR) ?? 'data'),
     databaseUrl,
@@ -114,6 +125,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     databaseStartupTimeoutSeconds: parseDurationSeconds(env.TRUSTROOT_DB_CONNECT_TIMEOUT ?? '60s', 'TRUSTROOT_DB_CONNECT_TIMEOUT'),
     databaseQueryTimeoutSeconds: parseDurationSeconds(env.TRUSTROOT_DB_QUERY_TIMEOUT ?? '5s', 'TRUSTROOT_DB_QUERY_TIMEOUT'),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    crlValiditySeconds: parseDurationSeconds(env.TRUSTROOT_CRL_VALIDITY ?? '24h', 'TRUSTROOT_CRL_VALIDITY'),
+    crlRefreshSeconds: parseDurationSeconds(env.TRUSTROOT_CRL_REFRESH ?? '1h', 'TRUSTROOT_CRL_REFRESH'),
+    ocspValiditySeconds: parseDurationSeconds(env.TRUSTROOT_OCSP_VALIDITY ?? '1h', 'TRUSTROOT_OCSP_VALIDITY'),
     profilesFile: nonEmpty(env.TRUSTROOT_PROFILES_FILE) ? path.resolve(cwd, env.TRUSTROOT_PROFILES_FILE ?? '') : undefined,
     bootstrapAdminToken: nonEmpty(env.TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN),
   };

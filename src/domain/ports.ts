@@ -1,4 +1,6 @@
 import type { IssuerEnvironment, IssuerName } from './ca-hierarchy.ts';
+import type { CrlEntry } from './crl/crl-builder.ts';
+import type { RevocationReasonName } from './crl/revocation-reason.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
 import type { NamePolicy } from './name-policy.ts';
 import type { ApiRole } from './principal.ts';
@@ -231,4 +233,60 @@ export interface IssuanceStore {
    * (a thrown error rolls back). The caller only releases a certificate after this resolves.
    */
   inTransaction<T>(work: (tx: IssuanceTransaction) => Promise<T>): Promise<T>;
+}
+
+/* ---------- revocation, CRLs, OCSP ---------- */
+
+/** Writes of one revocation (of a certificate, a service or a key), in one database transaction. */
+export interface RevocationTransaction {
+  /** The certificate, locked against concurrent revocation until the transaction ends. */
+  lockCertificate(serialHex: string): Promise<CertificateRecord | undefined>;
+  /** Unexpired (at `now`), unrevoked certificates of a service, locked. */
+  lockUnrevokedCertificatesOfService(serviceName: string, now: Date): Promise<CertificateRecord[]>;
+  /** Unexpired (at `now`), unrevoked certificates carrying a public key, locked. */
+  lockUnrevokedCertificatesWithKey(spkiSha256: string, now: Date): Promise<CertificateRecord[]>;
+  markRevoked(certificateId: string, revocation: { revokedAt: Date; reason: RevocationReasonName; invalidityDate: Date | undefined }): Promise<void>;
+  /** Disables the service; false when there is no such service. */
+  disableService(serviceName: string, at: Date): Promise<boolean>;
+  /** Revokes the service's unused bootstrap tokens; returns how many. */
+  revokeBootstrapTokens(serviceName: string, at: Date): Promise<number>;
+  blockKey(spkiSha256: string, reason: RevocationReasonName, at: Date, by: string): Promise<void>;
+  audit(entries: AuditEntry[]): Promise<void>;
+}
+
+export interface RevocationStore {
+  inTransaction<T>(work: (tx: RevocationTransaction) => Promise<T>): Promise<T>;
+  isKeyBlocked(spkiSha256: string): Promise<boolean>;
+}
+
+/** A published CRL as stored. */
+export interface StoredCrl {
+  issuerName: IssuerName;
+  crlNumber: bigint;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entryCount: number;
+  der: Uint8Array;
+}
+
+export interface CrlStore {
+  /**
+   * Publishes the next CRL of an issuer: under a per-issuer lock (so that replicas never reuse
+   * a number), reads the revoked, unexpired entries and the last CRL number, lets `build` sign
+   * CRL number last+1, stores it and the audit entry, and returns it.
+   */
+  publish(
+    issuerName: IssuerName,
+    thisUpdate: Date,
+    build: (crlNumber: bigint, entries: CrlEntry[]) => Promise<{ der: Uint8Array; nextUpdate: Date }>,
+    audit: (crl: StoredCrl) => AuditEntry,
+  ): Promise<StoredCrl>;
+  latest(issuerName: IssuerName): Promise<StoredCrl | undefined>;
+}
+
+/** What OCSP needs to know about one serial of one issuer, read fresh for every request. */
+export interface RevocationStatusReader {
+  statusOf(issuerName: IssuerName, serialHex: string): Promise<
+    { known: false } | { known: true; revokedAt: Date | undefined; reason: RevocationReasonName | undefined; notAfter: Date }
+  >;
 }

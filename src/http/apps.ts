@@ -1,7 +1,10 @@
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
+import type { CrlPublisher } from '../app/crl-publisher.service.ts';
 import type { InventoryService } from '../app/inventory.service.ts';
+import type { OcspResponderService } from '../app/ocsp-responder.service.ts';
+import type { RevocationService } from '../app/revocation.service.ts';
 import type { IssuanceService } from '../app/issuance.service.ts';
 import type { IssuerCatalog } from '../app/issuer-catalog.ts';
 import type { ServiceAdministration } from '../app/services.service.ts';
@@ -19,6 +22,9 @@ import { openApiRoutes } from './routes/openapi.routes.ts';
 import { apiTokenRoutes } from './routes/api-tokens.routes.ts';
 import { certificateRoutes } from './routes/certificates.routes.ts';
 import { serviceRoutes } from './routes/services.routes.ts';
+import { crlRoutes } from './routes/crl.routes.ts';
+import { ocspRoutes } from './routes/ocsp.routes.ts';
+import { revocationRoutes } from './routes/revocation.routes.ts';
 
 export interface HttpDependencies {
   logger: Logger;
@@ -30,6 +36,12 @@ export interface HttpDependencies {
   catalog: () => IssuerCatalog | undefined;
 }
 
+/** What the public listener serves besides CA certificates. */
+export interface PublicUseCases {
+  crls: CrlPublisher;
+  ocsp: OcspResponderService;
+}
+
 /** The use cases behind the API listener's authenticated routes. */
 export interface ApiUseCases {
   authenticator: Authenticator;
@@ -37,16 +49,19 @@ export interface ApiUseCases {
   tokens: TokenAdministration;
   issuance: IssuanceService;
   inventory: InventoryService;
+  revocation: RevocationService;
 }
 
 /** Everything both listeners share, around the routes of one of them. */
-function buildApp(deps: HttpDependencies, routers: Router[], authenticator?: Authenticator): Express {
+function buildApp(deps: HttpDependencies, routers: Router[], authenticator?: Authenticator, binaryRouters: Router[] = []): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
   app.use(requestContext(deps.logger));
   app.use(securityHeaders);
+  // Binary protocols (OCSP) read their own bodies and answer in their own format.
+  for (const router of binaryRouters) app.use(router);
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
   // Who is calling is known before the request is judged, so that refusals can say 401 first.
   if (authenticator) app.use(authentication(authenticator));
@@ -85,6 +100,7 @@ export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Exp
       caRoutes(catalog),
       serviceRoutes(useCases.services, useCases.tokens),
       apiTokenRoutes(useCases.tokens),
+      revocationRoutes(useCases.revocation),
       certificateRoutes(useCases.issuance, useCases.inventory),
     ],
     useCases.authenticator,
@@ -92,10 +108,12 @@ export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Exp
 }
 
 /** The plain-HTTP listener for relying parties: CA certificates (later CRLs and OCSP). */
-export function createPublicApp(deps: HttpDependencies): Express {
+export function createPublicApp(deps: HttpDependencies, useCases: PublicUseCases): Express {
   const catalog = requireCatalog(deps);
-  return buildApp(deps, [
-    healthRoutes({ database: deps.database, caKeysLoaded: () => deps.catalog() !== undefined }),
-    caFileRoutes(catalog),
-  ]);
+  return buildApp(
+    deps,
+    [healthRoutes({ database: deps.database, caKeysLoaded: () => deps.catalog() !== undefined }), caFileRoutes(catalog), crlRoutes(useCases.crls)],
+    undefined,
+    [ocspRoutes(useCases.ocsp)],
+  );
 }

@@ -13,7 +13,7 @@ interface LayerLike {
 
 /** Express's `:name` parameters written as OpenAPI `{name}`. */
 function toOpenApiPath(path: string): string {
-  return path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
+  return path.replace(/[:*]([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
 }
 
 /**

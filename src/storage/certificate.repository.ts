@@ -14,7 +14,7 @@ import { appendAuditEntries } from './audit-appender.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import { guardStorage } from './storage-error.ts';
 
-const CERTIFICATE_INCLUDE = {
+export const CERTIFICATE_INCLUDE = {
   issuer: { select: { name: true } },
   service: { select: { name: true } },
   renewedFrom: { select: { serialHex: true } },
@@ -23,7 +23,7 @@ const CERTIFICATE_INCLUDE = {
 
 type CertificateRow = Prisma.CertificateGetPayload<{ include: typeof CERTIFICATE_INCLUDE }>;
 
-function toCertificateRecord(row: CertificateRow): CertificateRecord {
+export function toCertificateRecord(row: CertificateRow): CertificateRecord {
   return {
     id: row.id,
     issuerName: row.issuer.name as IssuerName,

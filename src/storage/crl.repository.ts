@@ -1,0 +1,94 @@
+import type { IssuerName } from '../domain/ca-hierarchy.ts';
+import type { CrlEntry } from '../domain/crl/crl-builder.ts';
+import type { RevocationReasonName } from '../domain/crl/revocation-reason.ts';
+import type { AuditEntry, CrlStore, RevocationStatusReader, StoredCrl } from '../domain/ports.ts';
+import { appendAuditEntries } from './audit-appender.ts';
+import type { PrismaClient } from './generated/prisma/client.ts';
+import { guardStorage } from './storage-error.ts';
+
+/** Base of the per-issuer advisory lock keys taken while a CRL number is chosen. */
+const CRL_LOCK_BASE = 7_301_100;
+
+interface EntryRow {
+  serial_hex: string;
+  revoked_at: Date;
+  revocation_reason: RevocationReasonName | null;
+  invalidity_date: Date | null;
+}
+
+/** Published CRLs and the revocation status OCSP reports. */
+export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  publish(
+    issuerName: IssuerName,
+    thisUpdate: Date,
+    build: (crlNumber: bigint, entries: CrlEntry[]) => Promise<{ der: Uint8Array; nextUpdate: Date }>,
+    audit: (crl: StoredCrl) => AuditEntry,
+  ): Promise<StoredCrl> {
+    return guardStorage(() =>
+      this.prisma.$transaction(
+        async (tx) => {
+          const issuer = await tx.issuer.findUniqueOrThrow({ where: { name: issuerName }, select: { id: true } });
+          // One CRL number at a time per issuer, across every replica sharing the database.
+          await tx.$queryRaw`SELECT pg_advisory_xact_lock(${CRL_LOCK_BASE}::int, hashtext(${issuer.id}))::text AS locked`;
+          const last = await tx.crl.findFirst({ where: { issuerId: issuer.id }, orderBy: { crlNumber: 'desc' }, select: { crlNumber: true } });
+          const crlNumber = (last?.crlNumber ?? 0n) + 1n;
+          // Raw SQL for the hot read: only the four columns a CRL entry needs, however many rows.
+          const rows = await tx.$queryRaw<EntryRow[]>`
+            SELECT serial_hex, revoked_at, revocation_reason::text AS revocation_reason, invalidity_date
+            FROM certificates
+            WHERE issuer_id = ${issuer.id}::uuid AND revoked_at IS NOT NULL AND not_after >= ${thisUpdate}`;
+          const entries: CrlEntry[] = rows.map((row) => ({
+            serialHex: row.serial_hex,
+            revokedAt: row.revoked_at,
+            reason: row.revocation_reason ?? 'unspecified',
+            ...(row.invalidity_date ? { invalidityDate: row.invalidity_date } : {}),
+          }));
+          const { der, nextUpdate } = await build(crlNumber, entries);
+          await tx.crl.create({
+            data: { issuerId: issuer.id, crlNumber, thisUpdate, nextUpdate, entryCount: entries.length, der: Buffer.from(der) },
+          });
+          const stored: StoredCrl = { issuerName, crlNumber, thisUpdate, nextUpdate, entryCount: entries.length, der };
+          await appendAuditEntries(tx, [audit(stored)]);
+          return stored;
+        },
+        { timeout: 120_000 },
+      ),
+    );
+  }
+
+  latest(issuerName: IssuerName): Promise<StoredCrl | undefined> {
+    return guardStorage(async () => {
+      const row = await this.prisma.crl.findFirst({
+        where: { issuer: { name: issuerName } },
+        orderBy: { crlNumber: 'desc' },
+      });
+      if (!row) return undefined;
+      return {
+        issuerName,
+        crlNumber: row.crlNumber,
+        thisUpdate: row.thisUpdate,
+        nextUpdate: row.nextUpdate,
+        entryCount: row.entryCount,
+        der: new Uint8Array(row.der),
+      };
+    });
+  }
+
+  statusOf(issuerName: IssuerName, serialHex: string) {
+    return guardStorage(async () => {
+      const row = await this.prisma.certificate.findFirst({
+        where: { serialHex, issuer: { name: issuerName } },
+        select: { revokedAt: true, revocationReason: true, notAfter: true },
+      });
+      if (!row) return { known: false as const };
+      return {
+        known: true as const,
+        revokedAt: row.revokedAt ?? undefined,
+        reason: (row.revocationReason ?? undefined) as RevocationReasonName | undefined,
+        notAfter: row.notAfter,
+      };
+    });
+  }
+}

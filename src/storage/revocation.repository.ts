@@ -1,0 +1,83 @@
+import type { RevocationReasonName } from '../domain/crl/revocation-reason.ts';
+import type { CertificateRecord, RevocationStore, RevocationTransaction } from '../domain/ports.ts';
+import { appendAuditEntries } from './audit-appender.ts';
+import { CERTIFICATE_INCLUDE, toCertificateRecord } from './certificate.repository.ts';
+import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { guardStorage } from './storage-error.ts';
+
+async function lockedRecords(tx: Prisma.TransactionClient, ids: { id: string }[]): Promise<CertificateRecord[]> {
+  if (ids.length === 0) return [];
+  const rows = await tx.certificate.findMany({ where: { id: { in: ids.map((r) => r.id) } }, include: CERTIFICATE_INCLUDE, orderBy: { issuedAt: 'asc' } });
+  return rows.map(toCertificateRecord);
+}
+
+/** Revocations: each one a transaction holding row locks on the certificates it changes. */
+export class PrismaRevocationRepository implements RevocationStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  isKeyBlocked(spkiSha256: string): Promise<boolean> {
+    return guardStorage(async () => (await this.prisma.blockedKey.count({ where: { spkiSha256 } })) > 0);
+  }
+
+  inTransaction<T>(work: (tx: RevocationTransaction) => Promise<T>): Promise<T> {
+    return guardStorage(() =>
+      this.prisma.$transaction(
+        async (tx) => {
+          const unit: RevocationTransaction = {
+            lockCertificate: async (serialHex) => {
+              const ids = await tx.$queryRaw<{ id: string }[]>`SELECT id::text AS id FROM certificates WHERE serial_hex = ${serialHex} ORDER BY issued_at DESC LIMIT 1 FOR UPDATE`;
+              return (await lockedRecords(tx, ids))[0];
+            },
+            lockUnrevokedCertificatesOfService: async (serviceName, now) => {
+              const ids = await tx.$queryRaw<{ id: string }[]>`
+                SELECT c.id::text AS id FROM certificates c JOIN services s ON s.id = c.service_id
+                WHERE s.name = ${serviceName} AND c.revoked_at IS NULL AND c.not_after > ${now}
+                FOR UPDATE OF c`;
+              return lockedRecords(tx, ids);
+            },
+            lockUnrevokedCertificatesWithKey: async (spkiSha256, now) => {
+              const ids = await tx.$queryRaw<{ id: string }[]>`
+                SELECT id::text AS id FROM certificates
+                WHERE spki_sha256 = ${spkiSha256} AND revoked_at IS NULL AND not_after > ${now}
+                  AND profile NOT IN ('root-ca', 'intermediate-ca')
+                FOR UPDATE`;
+              return lockedRecords(tx, ids);
+            },
+            markRevoked: async (certificateId, revocation) => {
+              await tx.certificate.update({
+                where: { id: certificateId },
+                data: {
+                  status: 'revoked',
+                  revokedAt: revocation.revokedAt,
+                  revocationReason: revocation.reason satisfies RevocationReasonName,
+                  invalidityDate: revocation.invalidityDate ?? null,
+                },
+              });
+            },
+            disableService: async (serviceName, at) => {
+              const updated = await tx.service.updateMany({ where: { name: serviceName }, data: { enabled: false, disabledAt: at } });
+              return updated.count === 1;
+            },
+            revokeBootstrapTokens: async (serviceName, at) => {
+              const revoked = await tx.bootstrapToken.updateMany({
+                where: { service: { name: serviceName }, usedAt: null, revokedAt: null },
+                data: { revokedAt: at },
+              });
+              return revoked.count;
+            },
+            blockKey: async (spkiSha256, reason, at, by) => {
+              await tx.blockedKey.upsert({
+                where: { spkiSha256 },
+                create: { spkiSha256, reason, blockedAt: at, blockedBy: by },
+                update: {},
+              });
+            },
+            audit: (entries) => appendAuditEntries(tx, entries),
+          };
+          return work(unit);
+        },
+        { timeout: 30_000 },
+      ),
+    );
+  }
+}
