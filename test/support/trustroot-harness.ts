@@ -6,6 +6,7 @@ import { createLogger } from '../../src/bin/logger.ts';
 import { openDatabase, openKeyStore, startTrustroot, type TrustrootInstance } from '../../src/bin/runtime.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import type { Clock } from '../../src/domain/clock.ts';
+import { freePort } from './free-port.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /** A clock the test moves by hand. */
@@ -69,7 +70,8 @@ export async function startTestTrustroot(options: TestTrustrootOptions = {}): Pr
     TRUSTROOT_DATA_DIR: dataDir,
     DATABASE_URL: database.url,
     TRUSTROOT_HTTPS_PORT: '0',
-    TRUSTROOT_HTTP_PORT: '0',
+    // A real port, not 0: the public URL written into certificates (CRL, AIA) must be reachable.
+    TRUSTROOT_HTTP_PORT: String(await freePort()),
     TRUSTROOT_LISTEN_HOST: '127.0.0.1',
     TRUSTROOT_DB_CONNECT_TIMEOUT: '10s',
     TRUSTROOT_DB_QUERY_TIMEOUT: '3s',

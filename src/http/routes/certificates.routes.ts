@@ -17,8 +17,10 @@ function sendIssued(req: Request, res: Response, issued: IssuedCertificate, stat
   res.json(issuedCertificateDto(issued));
 }
 
+/** A query parameter as text; the OpenAPI validator may already have coerced it to a number. */
 function queryString(req: Request, key: string): string | undefined {
-  const value = req.query[key];
+  const value: unknown = req.query[key];
+  if (typeof value === 'number') return String(value);
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
