@@ -27,14 +27,13 @@ export class CrlPublisher {
 
   async publish(issuerName: IssuerName, why: string): Promise<StoredCrl> {
     const issuer = this.hierarchy.get(issuerName);
-    const thisUpdate = this.clock.now();
-    let nextUpdate = new Date(thisUpdate.getTime() + this.schedule.validitySeconds * 1000);
-    if (nextUpdate > issuer.signer.certificate.notAfter) nextUpdate = issuer.signer.certificate.notAfter;
     return this.store.publish(
       issuerName,
-      thisUpdate,
-      async (crlNumber, entries) => ({
-        der: await buildCrl({
+      () => this.clock.now(),
+      async (crlNumber, entries, thisUpdate) => {
+        let nextUpdate = new Date(thisUpdate.getTime() + this.schedule.validitySeconds * 1000);
+        if (nextUpdate > issuer.signer.certificate.notAfter) nextUpdate = issuer.signer.certificate.notAfter;
+        const der = await buildCrl({
           issuerCertificate: issuer.signer.certificate,
           privateKey: issuer.signer.privateKey,
           keyAlgorithm: issuer.signer.keyAlgorithm,
@@ -42,11 +41,11 @@ export class CrlPublisher {
           thisUpdate,
           nextUpdate,
           entries,
-        }),
-        nextUpdate,
-      }),
+        });
+        return { der, nextUpdate };
+      },
       (crl) => ({
-        occurredAt: thisUpdate,
+        occurredAt: crl.thisUpdate,
         actor: 'system',
         action: 'crl.published',
         targetType: 'crl',

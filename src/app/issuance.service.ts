@@ -4,7 +4,9 @@ import type { Clock, RandomSource } from '../domain/clock.ts';
 import { parseCsr } from '../domain/csr/parse-csr.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isKeyAlgorithmName, keyAlgorithmParameters, type KeyAlgorithmName } from '../domain/key-algorithm.ts';
+import { thresholdMoments } from '../domain/lifecycle/expiry-thresholds.ts';
 import { lintCertificate } from '../domain/lint/lint-certificate.ts';
+import type { OperationMetrics } from '../domain/metrics-port.ts';
 import type { NamePolicy } from '../domain/name-policy.ts';
 import { checkSanSyntax, findDisallowedName } from '../domain/name-policy-check.ts';
 import type { AuditEntry, CertificateReader, IssuanceStore, ServiceReader } from '../domain/ports.ts';
@@ -64,6 +66,7 @@ export interface IssuanceDependencies {
   publicHttpUrl: string;
   /** Keys revoked for compromise are never certified again. */
   blockedKeys: { isKeyBlocked(spkiSha256: string): Promise<boolean> };
+  metrics?: OperationMetrics;
 }
 
 /** Whose names a request may use, decided from the caller before any key material is looked at. */
@@ -98,6 +101,31 @@ export class IssuanceService {
   constructor(private readonly deps: IssuanceDependencies) {}
 
   async issue(context: RequestContext, request: IssueRequest): Promise<IssuedCertificate> {
+    const started = this.deps.clock.now().getTime();
+    try {
+      const issued = await this.issueOnce(context, request);
+      this.deps.metrics?.certificateIssued(issued.profile, this.deps.profiles.get(issued.profile).issuer, (this.deps.clock.now().getTime() - started) / 1000);
+      return issued;
+    } catch (error) {
+      if (error instanceof DomainError) this.deps.metrics?.issuanceRefused(error.kind);
+      throw error;
+    }
+  }
+
+  /** Renewal over mTLS: same service, names and profile; fresh validity; optionally a new key. */
+  async renew(context: RequestContext, request: { csr?: string }): Promise<IssuedCertificate> {
+    const started = this.deps.clock.now().getTime();
+    try {
+      const renewed = await this.renewOnce(context, request);
+      this.deps.metrics?.certificateRenewed(renewed.profile, (this.deps.clock.now().getTime() - started) / 1000);
+      return renewed;
+    } catch (error) {
+      if (error instanceof DomainError) this.deps.metrics?.issuanceRefused(error.kind);
+      throw error;
+    }
+  }
+
+  private async issueOnce(context: RequestContext, request: IssueRequest): Promise<IssuedCertificate> {
     const caller = this.authenticated(context);
     const profile = this.deps.profiles.get(request.profile);
     const subject = await this.resolveSubject(caller, profile, request.service);
@@ -131,6 +159,7 @@ export class IssuanceService {
         keyAlgorithm: key.keyAlgorithm,
         requestedBy: actorOf(caller).actor,
         facts,
+        nextFlagAt: subject.serviceName ? this.firstFlagAt(profile, facts.notBefore, facts.notAfter) : null,
       });
       if (subject.bootstrapTokenId !== undefined) await tx.linkBootstrapToken(subject.bootstrapTokenId, id);
       await tx.audit([
@@ -149,8 +178,7 @@ export class IssuanceService {
     return this.result(certificate, profile, subject.serviceName, issuer, key, request.pkcs12Password);
   }
 
-  /** Renewal over mTLS: same service, names and profile; fresh validity; optionally a new key. */
-  async renew(context: RequestContext, request: { csr?: string }): Promise<IssuedCertificate> {
+  private async renewOnce(context: RequestContext, request: { csr?: string }): Promise<IssuedCertificate> {
     const caller = this.authenticated(context);
     if (caller.kind !== 'service-certificate') {
       throw new DomainError('unauthorized', 'renewal is authenticated by the current certificate, presented as the TLS client certificate');
@@ -195,6 +223,7 @@ export class IssuanceService {
         requestedBy: actorOf(caller).actor,
         facts,
         renewedFromId: current.id,
+        nextFlagAt: this.firstFlagAt(profile, facts.notBefore, facts.notAfter),
       });
       await tx.audit([
         this.auditEntry(context, caller, 'certificate.renewed', facts.serialHex, {
@@ -208,6 +237,11 @@ export class IssuanceService {
       return signed;
     });
     return this.result(certificate, profile, service.name, issuer, key, undefined);
+  }
+
+  /** When the lifecycle scan should first look at a new certificate. */
+  private firstFlagAt(profile: CertificateProfile, notBefore: Date, notAfter: Date): Date | null {
+    return thresholdMoments(notBefore, notAfter, this.deps.profiles.thresholdsFor(profile.name))[0]?.at ?? notAfter;
   }
 
   private authenticated(context: RequestContext): Principal {

@@ -2,7 +2,9 @@ import type { IssuerName } from '../domain/ca-hierarchy.ts';
 import type { Clock } from '../domain/clock.ts';
 import { isRevocationReasonName, type RevocationReasonName } from '../domain/crl/revocation-reason.ts';
 import { DomainError } from '../domain/errors.ts';
-import type { AuditEntry, CertificateRecord, RevocationStore, RevocationTransaction } from '../domain/ports.ts';
+import type { AuditEntry, CertificateRecord, RevocationStore, RevocationTransaction, ServiceGraph } from '../domain/ports.ts';
+import { certificateEventNotifications } from './lifecycle-events.ts';
+import type { OperationMetrics } from '../domain/metrics-port.ts';
 import { actorOf, requireAuthenticated, requireRole, type Principal } from '../domain/principal.ts';
 import { normalizeSerialHex } from '../domain/serial-number.ts';
 import type { CrlPublisher } from './crl-publisher.service.ts';
@@ -36,7 +38,26 @@ export class RevocationService {
     private readonly crls: CrlPublisher,
     private readonly clock: Clock,
     private readonly log: RevocationLog,
+    private readonly graph: Pick<ServiceGraph, 'dependentsOf'>,
+    private readonly metrics?: Pick<OperationMetrics, 'certificateRevoked'>,
   ) {}
+
+  /** Tells each revoked certificate's service, and the services relying on it (outbox, same transaction). */
+  private async notify(tx: RevocationTransaction, revoked: CertificateRecord[], reason: RevocationReasonName, now: Date): Promise<void> {
+    for (const certificate of revoked) {
+      if (!certificate.serviceName) continue;
+      const dependents = await this.graph.dependentsOf(certificate.serviceName);
+      await tx.enqueueNotifications(
+        certificateEventNotifications(
+          'certificate.revoked',
+          { serialHex: certificate.serialHex, serviceName: certificate.serviceName, issuerName: certificate.issuerName, profile: certificate.profile, notAfter: certificate.notAfter },
+          dependents,
+          { reason, occurredAt: now },
+        ),
+        now,
+      );
+    }
+  }
 
   /** Admin or security, or the certificate's own service over mTLS. Idempotent. */
   async revokeCertificate(context: RequestContext, serial: string, request: RevocationRequest): Promise<CertificateRecord> {
@@ -55,6 +76,7 @@ export class RevocationService {
         throw new DomainError('forbidden', 'a service may only revoke its own certificates');
       }
       const result = await this.revokeEach(tx, [certificate], reason, invalidityDate, now);
+      await this.notify(tx, result.revoked, reason, now);
       await tx.audit(result.revoked.map((c) => this.auditEntry(context, caller, 'certificate.revoked', 'certificate', c.serialHex, { reason, service: c.serviceName ?? null, invalidityDate: invalidityDate?.toISOString() ?? null })));
       return result;
     });
@@ -74,8 +96,10 @@ export class RevocationService {
     const now = this.clock.now();
     const outcome = await this.store.inTransaction(async (tx) => {
       if (!(await tx.disableService(serviceName, now))) throw new DomainError('not_found', `there is no service named ${serviceName}`);
-      const certificates = await tx.lockUnrevokedCertificatesOfService(serviceName, now);
-      const result = await this.revokeEach(tx, certificates, reason, invalidityDate, now);
+      const certificates = await tx.lockUnexpiredCertificatesOfService(serviceName, now);
+      // Earlier revocations of the identity stand as they are (unless this one is for key compromise).
+      const result = await this.revokeEach(tx, certificates, reason, invalidityDate, now, 'keep');
+      await this.notify(tx, result.revoked, reason, now);
       const bootstrapTokensRevoked = await tx.revokeBootstrapTokens(serviceName, now);
       await tx.audit([
         this.auditEntry(context, caller, 'service.revoked', 'service', serviceName, {
@@ -99,8 +123,9 @@ export class RevocationService {
     const { invalidityDate } = this.parse({ reason: 'keyCompromise', invalidityDate: request.invalidityDate });
     const now = this.clock.now();
     const outcome = await this.store.inTransaction(async (tx) => {
-      const certificates = await tx.lockUnrevokedCertificatesWithKey(spki, now);
+      const certificates = await tx.lockUnexpiredCertificatesWithKey(spki, now);
       const result = await this.revokeEach(tx, certificates, 'keyCompromise', invalidityDate, now);
+      await this.notify(tx, result.revoked, 'keyCompromise', now);
       await tx.blockKey(spki, 'keyCompromise', now, actorOf(caller).actor);
       await tx.audit([
         this.auditEntry(context, caller, 'key.revoked', 'key', spki, { certificates: result.revoked.map((c) => c.serialHex) }),
@@ -141,6 +166,7 @@ export class RevocationService {
     reason: RevocationReasonName,
     invalidityDate: Date | undefined,
     now: Date,
+    onOtherReason: 'conflict' | 'keep' = 'conflict',
   ): Promise<RevocationOutcome> {
     const outcome: RevocationOutcome = { revoked: [], unchanged: [] };
     for (const certificate of certificates) {
@@ -150,6 +176,10 @@ export class RevocationService {
           continue;
         }
         if (reason !== 'keyCompromise') {
+          if (onOtherReason === 'keep') {
+            outcome.unchanged.push(certificate);
+            continue;
+          }
           throw new DomainError('conflict', `certificate ${certificate.serialHex} is already revoked (${certificate.revocationReason ?? 'unspecified'}); its reason can only be changed to keyCompromise`);
         }
         await tx.markRevoked(certificate.id, { revokedAt: certificate.revokedAt, reason, invalidityDate });
@@ -164,6 +194,7 @@ export class RevocationService {
 
   /** New CRLs for the issuers touched; a failure here is retried by the periodic refresh. */
   private async republish(revoked: CertificateRecord[]): Promise<void> {
+    for (const certificate of revoked) this.metrics?.certificateRevoked(certificate.revocationReason ?? 'unspecified', 1);
     const issuers = new Set<IssuerName>(revoked.map((c) => c.issuerName));
     for (const issuer of issuers) {
       try {

@@ -1,8 +1,8 @@
-import type { Clock } from '../domain/clock.ts';
+import type { Clock, RandomSource } from '../domain/clock.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { NamePolicy } from '../domain/name-policy.ts';
 import { validateNamePolicy } from '../domain/name-policy-check.ts';
-import type { ServiceChanges, ServiceReader, ServiceRecord, ServiceWriter } from '../domain/ports.ts';
+import type { SecretSealer, ServiceChanges, ServiceReader, ServiceRecord, ServiceWriter } from '../domain/ports.ts';
 import { actorOf, requireAuthenticated, requireRole } from '../domain/principal.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { checkWebhookUrl } from '../domain/webhook-url.ts';
@@ -24,12 +24,23 @@ export interface ServiceInput {
 export type ServiceUpdate = Partial<Omit<ServiceInput, 'name'>> & { enabled?: boolean };
 
 /** Registration and administration of services (the identities that own certificates). */
+/** A service record, plus its new webhook secret when this call created one (shown once). */
+export type ServiceWithSecret = ServiceRecord & { webhookSecret?: string };
+
 export class ServiceAdministration {
   constructor(
     private readonly services: ServiceReader & ServiceWriter,
     private readonly profiles: ProfileCatalog,
     private readonly clock: Clock,
+    private readonly sealer: SecretSealer,
+    private readonly random: RandomSource,
   ) {}
+
+  /** A fresh HMAC secret for a service's webhook, and its sealed form for storage. */
+  private newWebhookSecret(serviceName: string): { secret: string; sealed: Uint8Array } {
+    const secret = `whsec_${Buffer.from(this.random.bytes(32)).toString('base64url')}`;
+    return { secret, sealed: this.sealer.seal(secret, `webhook:${serviceName}`) };
+  }
 
   private checkPolicy(policy: NamePolicy): void {
     const problems = validateNamePolicy(policy);
@@ -46,7 +57,7 @@ export class ServiceAdministration {
   }
 
   /** Admin only. The name is the service's identity and never changes. */
-  async create(context: RequestContext, input: ServiceInput): Promise<ServiceRecord> {
+  async create(context: RequestContext, input: ServiceInput): Promise<ServiceWithSecret> {
     const caller = requireRole(context.principal, ['admin']);
     if (!SERVICE_NAME.test(input.name)) {
       throw new DomainError('bad_request', 'name must be lower-case letters, digits and hyphens, starting with a letter (at most 63)');
@@ -56,8 +67,9 @@ export class ServiceAdministration {
     const profiles = input.profiles ?? ['peer'];
     this.checkProfiles(profiles);
     if (input.webhookUrl !== undefined) checkWebhookUrl(input.webhookUrl);
-    return this.services.createService(
-      { name: input.name, owner: input.owner, contact: input.contact, webhookUrl: input.webhookUrl, policy, profiles },
+    const webhook = input.webhookUrl !== undefined ? this.newWebhookSecret(input.name) : undefined;
+    const created = await this.services.createService(
+      { name: input.name, owner: input.owner, contact: input.contact, webhookUrl: input.webhookUrl, webhookSecretSealed: webhook?.sealed, policy, profiles },
       {
         occurredAt: this.clock.now(),
         ...actorOf(caller),
@@ -69,6 +81,7 @@ export class ServiceAdministration {
         details: { owner: input.owner, policy, profiles, webhookUrl: input.webhookUrl ?? null },
       },
     );
+    return webhook ? { ...created, webhookSecret: webhook.secret } : created;
   }
 
   /** Admin, security and auditor read every service; a service reads itself over mTLS. */
@@ -87,16 +100,20 @@ export class ServiceAdministration {
   }
 
   /** Admin only. `enabled: false` disables the service: no issuance or renewal until re-enabled. */
-  async update(context: RequestContext, name: string, update: ServiceUpdate): Promise<ServiceRecord> {
+  async update(context: RequestContext, name: string, update: ServiceUpdate): Promise<ServiceWithSecret> {
     const caller = requireRole(context.principal, ['admin']);
     const existing = await this.services.findService(name);
     if (!existing) throw new DomainError('not_found', `there is no service named ${name}`);
     const changes: ServiceChanges = {};
     if (update.owner !== undefined) changes.owner = update.owner;
     if (update.contact !== undefined) changes.contact = update.contact;
+    let webhook: { secret: string; sealed: Uint8Array } | undefined;
     if (update.webhookUrl !== undefined) {
       checkWebhookUrl(update.webhookUrl);
       changes.webhookUrl = update.webhookUrl;
+      // A new endpoint gets a new secret: whoever held the old one cannot sign for the new.
+      webhook = this.newWebhookSecret(name);
+      changes.webhookSecretSealed = webhook.sealed;
     }
     if (update.dnsNames !== undefined || update.ipAddresses !== undefined || update.uris !== undefined) {
       changes.policy = {
@@ -126,6 +143,6 @@ export class ServiceAdministration {
       details: { changes: { ...update } },
     });
     if (!updated) throw new DomainError('not_found', `there is no service named ${name}`);
-    return updated;
+    return webhook ? { ...updated, webhookSecret: webhook.secret } : updated;
   }
 }

@@ -5,6 +5,16 @@ import type { Logger } from 'pino';
 import { readFile } from 'node:fs/promises';
 import { loadOrCreateCaHierarchy, type CaHierarchy } from '../app/ca-hierarchy.service.ts';
 import { CrlPublisher } from '../app/crl-publisher.service.ts';
+import { ExpiryScanService } from '../app/expiry-scan.service.ts';
+import { JobRunner } from '../app/job-runner.ts';
+import { LifecycleAdministration } from '../app/lifecycle-admin.service.ts';
+import { NotificationDeliveryService } from '../app/notification-delivery.service.ts';
+import { parseExpiryThresholds } from '../domain/lifecycle/expiry-thresholds.ts';
+import { JobScheduler } from '../scheduler/job-scheduler.ts';
+import { FetchWebhookSender } from '../scheduler/webhook-sender.ts';
+import { PrismaLifecycleRepository } from '../storage/lifecycle.repository.ts';
+import { PrometheusMetrics } from '../http/prometheus-metrics.ts';
+import { PrismaMetricsRepository } from '../storage/metrics.repository.ts';
 import { InventoryService } from '../app/inventory.service.ts';
 import { OcspResponderService } from '../app/ocsp-responder.service.ts';
 import { RevocationService } from '../app/revocation.service.ts';
@@ -101,12 +111,19 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
  * validated against the loaded hierarchy. Any problem stops start-up.
  */
 export async function loadProfiles(config: Config, hierarchy: CaHierarchy, now: Date): Promise<ProfileCatalog> {
+  const thresholds = (() => {
+    try {
+      return parseExpiryThresholds(config.expiryThresholds);
+    } catch (error) {
+      throw new Error(`TRUSTROOT_EXPIRY_THRESHOLDS: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  })();
   const raw: unknown = config.profilesFile
     ? JSON.parse(await readFile(config.profilesFile, 'utf8').catch((error: Error) => {
         throw new Error(`TRUSTROOT_PROFILES_FILE: ${error.message}`);
       }))
     : DEFAULT_PROFILES;
-  return ProfileCatalog.fromConfig(raw, (issuer) => Math.floor((hierarchy.get(issuer).record.notAfter.getTime() - now.getTime()) / 1000));
+  return ProfileCatalog.fromConfig(raw, (issuer) => Math.floor((hierarchy.get(issuer).record.notAfter.getTime() - now.getTime()) / 1000), thresholds);
 }
 
 /**
@@ -142,6 +159,8 @@ export interface TrustrootInstance {
   httpPort: number;
   rotation: TlsCertificateRotation;
   crls: CrlPublisher;
+  /** Runs a scheduled job's tick by hand (tests drive time; the scheduler does the same on cron). */
+  jobs: JobRunner;
   prisma: PrismaClient;
   stop(): Promise<void>;
 }
@@ -165,8 +184,10 @@ export async function startTrustroot(
   const prisma = createPrismaClient(database.connectionString, { queryTimeoutSeconds: config.databaseQueryTimeoutSeconds });
   const listeners: RunningListener[] = [];
   let rotationTimer: NodeJS.Timeout | undefined;
+  let scheduler: JobScheduler | undefined;
   const stop = async (): Promise<void> => {
     if (rotationTimer) clearInterval(rotationTimer);
+    await scheduler?.stop();
     await Promise.all(listeners.map((listener) => listener.close()));
     await prisma.$disconnect();
     await database.embedded?.stop();
@@ -185,6 +206,11 @@ export async function startTrustroot(
       created ? 'CA hierarchy created' : 'CA hierarchy loaded',
     );
     const catalog = new IssuerCatalog(hierarchy, config.publicHttpUrl);
+    const metrics = new PrometheusMetrics({
+      inventory: new PrismaMetricsRepository(prisma),
+      clock,
+      onScrapeError: (error, gauge) => logger.warn({ err: error, gauge }, 'metrics: inventory query failed; gauge left out of this scrape'),
+    });
     const profiles = await loadProfiles(config, hierarchy, clock.now());
     const serviceRepository = new PrismaServiceRepository(prisma);
     const tokenRepository = new PrismaTokenRepository(prisma);
@@ -199,9 +225,27 @@ export async function startTrustroot(
     // Every issuer has a CRL before the first relying party asks for one.
     await crls.publishDue();
     const initialAdminToken = await ensureInitialAdminToken(config, tokens, tokenRepository);
+    const lifecycleRepository = new PrismaLifecycleRepository(prisma);
+    const expiryScan = new ExpiryScanService(lifecycleRepository, lifecycleRepository, profiles, clock);
+    const delivery = new NotificationDeliveryService(lifecycleRepository, new FetchWebhookSender(), keys.secretSealer(), clock, random);
+    const jobRunner = new JobRunner(
+      lifecycleRepository,
+      {
+        'expiry-scan': () => expiryScan.scan(),
+        'mark-expired': () => expiryScan.markExpired(),
+        'crl-refresh': async () => (await crls.publishDue()).length,
+        'deliver-notifications': async () => {
+          const result = await delivery.deliverDue();
+          return result.delivered + result.failed + result.deadLettered;
+        },
+      },
+      clock,
+      metrics,
+      logger,
+    );
     const useCases = {
       authenticator: new Authenticator(tokenRepository, certificateRepository, serviceRepository, clock),
-      services: new ServiceAdministration(serviceRepository, profiles, clock),
+      services: new ServiceAdministration(serviceRepository, profiles, clock, keys.secretSealer(), random),
       tokens,
       issuance: new IssuanceService({
         hierarchy,
@@ -213,9 +257,19 @@ export async function startTrustroot(
         random,
         publicHttpUrl: config.publicHttpUrl,
         blockedKeys: revocationRepository,
+        metrics,
       }),
       inventory: new InventoryService(certificateRepository, clock),
-      revocation: new RevocationService(revocationRepository, crls, clock, logger),
+      revocation: new RevocationService(revocationRepository, crls, clock, logger, lifecycleRepository, metrics),
+      lifecycle: new LifecycleAdministration(
+        lifecycleRepository,
+        serviceRepository,
+        lifecycleRepository,
+        lifecycleRepository,
+        lifecycleRepository,
+        config.jobSchedules,
+        clock,
+      ),
     };
     const publicUseCases = {
       crls,
@@ -227,6 +281,7 @@ export async function startTrustroot(
       bodyLimit: config.bodyLimit,
       database: new PrismaDatabaseHealth(prisma),
       catalog: () => catalog,
+      metrics,
     };
     const clientCaPem = hierarchy.list().map((issuer) => certificatePem(issuer.signer.certificate)).join('');
     const certificates = certificateRepository;
@@ -254,12 +309,14 @@ export async function startTrustroot(
     listeners.push(publicListener);
     rotationTimer = setInterval(() => {
       rotation.rotateIfDue().catch((error: unknown) => logger.error({ err: error }, 'API TLS certificate rotation failed; will retry'));
-      // Until the scheduler takes these over: keep every CRL fresh well inside its validity.
-      crls.publishDue().catch((error: unknown) => logger.error({ err: error }, 'CRL refresh failed; will retry'));
     }, TLS_ROTATION_CHECK_MS);
+    if (config.schedulerEnabled) {
+      scheduler = new JobScheduler(jobRunner, config.jobSchedules);
+      scheduler.start();
+    }
     rotationTimer.unref();
     logger.info({ httpsPort: api.port, httpPort: publicListener.port, host: config.listenHost }, 'Trustroot is serving');
-    return { hierarchy, initialAdminToken, apps, crls, apiPort: api.port, httpPort: publicListener.port, rotation, prisma, stop };
+    return { hierarchy, initialAdminToken, apps, crls, jobs: jobRunner, apiPort: api.port, httpPort: publicListener.port, rotation, prisma, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

@@ -39,6 +39,16 @@ export interface Config {
   crlRefreshSeconds: number;
   /** TRUSTROOT_OCSP_VALIDITY (default `1h`): nextUpdate of OCSP answers (how long clients may cache them). */
   ocspValiditySeconds: number;
+  /** TRUSTROOT_EXPIRY_THRESHOLDS (default `30d,14d,7d,1d,75%,90%`): when certificates are flagged before expiry. */
+  expiryThresholds: string;
+  /**
+   * Cron expressions (node-cron, optional seconds field) of the scheduled jobs:
+   * TRUSTROOT_CRON_EXPIRY_SCAN (`*\/5 * * * *`), TRUSTROOT_CRON_MARK_EXPIRED (`* * * * *`),
+   * TRUSTROOT_CRON_CRL_REFRESH (`*\/5 * * * *`), TRUSTROOT_CRON_DELIVER_NOTIFICATIONS (`*\/15 * * * * *`).
+   */
+  jobSchedules: { 'expiry-scan': string; 'mark-expired': string; 'crl-refresh': string; 'deliver-notifications': string };
+  /** TRUSTROOT_SCHEDULER (default `on`): `off` runs no scheduled job in this process (tests, one-off tools). */
+  schedulerEnabled: boolean;
   /** TRUSTROOT_PROFILES_FILE: JSON array of certificate profiles replacing the built-in ones. */
   profilesFile: string | undefined;
   /** TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN: the first admin API token, instead of a random one (automation). */
@@ -68,6 +78,12 @@ function parsePort(value: string, option: string): number {
     throw new ConfigError(`${option}="${value}" is not a TCP port (0-65535)`);
   }
   return port;
+}
+
+function parseSwitch(value: string, option: string): boolean {
+  if (value === 'on' || value === 'true' || value === '1') return true;
+  if (value === 'off' || value === 'false' || value === '0') return false;
+  throw new ConfigError(`${option}="${value}" must be on or off`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -128,6 +144,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     crlValiditySeconds: parseDurationSeconds(env.TRUSTROOT_CRL_VALIDITY ?? '24h', 'TRUSTROOT_CRL_VALIDITY'),
     crlRefreshSeconds: parseDurationSeconds(env.TRUSTROOT_CRL_REFRESH ?? '1h', 'TRUSTROOT_CRL_REFRESH'),
     ocspValiditySeconds: parseDurationSeconds(env.TRUSTROOT_OCSP_VALIDITY ?? '1h', 'TRUSTROOT_OCSP_VALIDITY'),
+    expiryThresholds: nonEmpty(env.TRUSTROOT_EXPIRY_THRESHOLDS) ?? '30d,14d,7d,1d,75%,90%',
+    jobSchedules: {
+      'expiry-scan': nonEmpty(env.TRUSTROOT_CRON_EXPIRY_SCAN) ?? '*/5 * * * *',
+      'mark-expired': nonEmpty(env.TRUSTROOT_CRON_MARK_EXPIRED) ?? '* * * * *',
+      'crl-refresh': nonEmpty(env.TRUSTROOT_CRON_CRL_REFRESH) ?? '*/5 * * * *',
+      'deliver-notifications': nonEmpty(env.TRUSTROOT_CRON_DELIVER_NOTIFICATIONS) ?? '*/15 * * * * *',
+    },
+    schedulerEnabled: parseSwitch(env.TRUSTROOT_SCHEDULER ?? 'on', 'TRUSTROOT_SCHEDULER'),
     profilesFile: nonEmpty(env.TRUSTROOT_PROFILES_FILE) ? path.resolve(cwd, env.TRUSTROOT_PROFILES_FILE ?? '') : undefined,
     bootstrapAdminToken: nonEmpty(env.TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN),
   };

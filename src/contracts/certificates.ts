@@ -5,6 +5,8 @@ export interface ServiceDto {
   owner: string;
   contact?: string;
   webhookUrl?: string;
+  /** The webhook HMAC secret, only in the response that created it. */
+  webhookSecret?: string;
   enabled: boolean;
   disabledAt?: string;
   dnsNames: string[];

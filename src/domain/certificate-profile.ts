@@ -1,5 +1,6 @@
 import type { IssuerName } from './ca-hierarchy.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
+import type { ExpiryThresholds } from './lifecycle/expiry-thresholds.ts';
 import type { NamePolicy } from './name-policy.ts';
 
 /** Key usages a profile may grant (RFC 5280 4.2.1.3), by name. */
@@ -26,4 +27,6 @@ export interface CertificateProfile {
    * registered service (the `test` profile: names under `.test` and `localhost`).
    */
   namePolicy?: NamePolicy;
+  /** When certificates of this profile are flagged before expiry; default TRUSTROOT_EXPIRY_THRESHOLDS. */
+  expiryThresholds?: ExpiryThresholds;
 }

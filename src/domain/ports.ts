@@ -66,6 +66,8 @@ export interface NewCertificateRecord {
   keyAlgorithm: KeyAlgorithmName;
   requestedBy: string;
   facts: CertificateFacts;
+  /** First expiry threshold moment, for service certificates the lifecycle scan watches. */
+  nextFlagAt?: Date | null;
 }
 
 export interface CertificateWriter {
@@ -112,6 +114,8 @@ export interface NewService {
   owner: string;
   contact: string | undefined;
   webhookUrl: string | undefined;
+  /** The webhook HMAC secret, sealed (SecretSealer); set together with webhookUrl. */
+  webhookSecretSealed?: Uint8Array;
   policy: NamePolicy;
   profiles: string[];
 }
@@ -241,16 +245,18 @@ export interface IssuanceStore {
 export interface RevocationTransaction {
   /** The certificate, locked against concurrent revocation until the transaction ends. */
   lockCertificate(serialHex: string): Promise<CertificateRecord | undefined>;
-  /** Unexpired (at `now`), unrevoked certificates of a service, locked. */
-  lockUnrevokedCertificatesOfService(serviceName: string, now: Date): Promise<CertificateRecord[]>;
-  /** Unexpired (at `now`), unrevoked certificates carrying a public key, locked. */
-  lockUnrevokedCertificatesWithKey(spkiSha256: string, now: Date): Promise<CertificateRecord[]>;
+  /** Unexpired (at `now`) certificates of a service, revoked ones included, locked. */
+  lockUnexpiredCertificatesOfService(serviceName: string, now: Date): Promise<CertificateRecord[]>;
+  /** Unexpired (at `now`) certificates carrying a public key, revoked ones included, locked. */
+  lockUnexpiredCertificatesWithKey(spkiSha256: string, now: Date): Promise<CertificateRecord[]>;
   markRevoked(certificateId: string, revocation: { revokedAt: Date; reason: RevocationReasonName; invalidityDate: Date | undefined }): Promise<void>;
   /** Disables the service; false when there is no such service. */
   disableService(serviceName: string, at: Date): Promise<boolean>;
   /** Revokes the service's unused bootstrap tokens; returns how many. */
   revokeBootstrapTokens(serviceName: string, at: Date): Promise<number>;
   blockKey(spkiSha256: string, reason: RevocationReasonName, at: Date, by: string): Promise<void>;
+  /** Adds notifications to the outbox, in this transaction (no alert attached). */
+  enqueueNotifications(notifications: NewNotification[], at: Date): Promise<void>;
   audit(entries: AuditEntry[]): Promise<void>;
 }
 
@@ -277,8 +283,9 @@ export interface CrlStore {
    */
   publish(
     issuerName: IssuerName,
-    thisUpdate: Date,
-    build: (crlNumber: bigint, entries: CrlEntry[]) => Promise<{ der: Uint8Array; nextUpdate: Date }>,
+    /** Read once the lock is held, so that a higher CRL number never carries an earlier thisUpdate. */
+    thisUpdate: () => Date,
+    build: (crlNumber: bigint, entries: CrlEntry[], thisUpdate: Date) => Promise<{ der: Uint8Array; nextUpdate: Date }>,
     audit: (crl: StoredCrl) => AuditEntry,
   ): Promise<StoredCrl>;
   latest(issuerName: IssuerName): Promise<StoredCrl | undefined>;
@@ -289,4 +296,147 @@ export interface RevocationStatusReader {
   statusOf(issuerName: IssuerName, serialHex: string): Promise<
     { known: false } | { known: true; revokedAt: Date | undefined; reason: RevocationReasonName | undefined; notAfter: Date }
   >;
+}
+
+/* ---------- lifecycle: expiry flags, notifications, scheduled jobs ---------- */
+
+/** A certificate the expiry scan must look at now. */
+export interface DueCertificate {
+  id: string;
+  serialHex: string;
+  issuerName: IssuerName;
+  serviceName: string;
+  profile: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** An outbox row to create together with an alert. */
+export interface NewNotification {
+  recipientService: string;
+  eventType: 'certificate.expiring' | 'certificate.expired' | 'certificate.revoked';
+  idempotencyKey: string;
+  payload: Record<string, unknown>;
+}
+
+export interface NewFlag {
+  threshold: string;
+  flaggedAt: Date;
+  /** Created only if the flag is new (a re-run never duplicates). */
+  notifications: NewNotification[];
+}
+
+export interface LifecycleStore {
+  /** Active service certificates whose next flag time has come, oldest first, at most `limit`. */
+  dueForFlagging(now: Date, limit: number): Promise<DueCertificate[]>;
+  /**
+   * In one transaction: inserts each flag unless (certificate, threshold) exists, and the
+   * notifications of the new ones (the transactional outbox); sets the next flag time.
+   * @returns how many flags were new.
+   */
+  recordFlags(certificateId: string, flags: NewFlag[], nextFlagAt: Date | null): Promise<number>;
+  /** Marks active certificates past notAfter as expired; returns those it changed, at most `limit`. */
+  markExpired(now: Date, limit: number): Promise<DueCertificate[]>;
+}
+
+export interface ServiceGraph {
+  /** Services that declared they rely on `serviceName`. */
+  dependentsOf(serviceName: string): Promise<string[]>;
+  reliesOn(serviceName: string): Promise<string[]>;
+  /** Replaces the declared dependencies; `not_found` naming an unknown service. */
+  setReliesOn(serviceName: string, reliesOn: string[], audit: AuditEntry): Promise<void>;
+}
+
+export interface PendingNotification {
+  id: string;
+  recipientService: string;
+  webhookUrl: string | undefined;
+  /** Sealed per-service HMAC secret (see SecretSealer); undefined when the service has none. */
+  webhookSecretSealed: Uint8Array | undefined;
+  eventType: string;
+  idempotencyKey: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+}
+
+export interface NotificationOutbox {
+  /**
+   * Claims up to `limit` pending notifications whose next attempt is due, hiding them from
+   * other claimers until `leaseUntil` (a crash mid-delivery leaves them pending, not lost).
+   */
+  claimDue(now: Date, limit: number, leaseUntil: Date): Promise<PendingNotification[]>;
+  markDelivered(id: string, at: Date): Promise<void>;
+  /** Records a failed attempt; `nextAttemptAt` undefined dead-letters it. */
+  markFailed(id: string, error: string, attempts: number, nextAttemptAt: Date | undefined): Promise<void>;
+}
+
+/** Seals small secrets (webhook HMAC keys) under the key-encryption key; `context` is bound in. */
+export interface SecretSealer {
+  seal(secret: string, context: string): Uint8Array;
+  open(sealed: Uint8Array, context: string): string;
+}
+
+/** Outbound HTTP for webhooks; an adapter bounds the time and never follows redirects. */
+export interface WebhookSender {
+  post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number }>;
+}
+
+export interface JobRunRecord {
+  id: string;
+  job: string;
+  scheduledFor: Date;
+  startedAt: Date;
+  finishedAt: Date | undefined;
+  durationMs: number | undefined;
+  outcome: 'running' | 'succeeded' | 'failed' | 'skipped';
+  items: number;
+  error: string | undefined;
+}
+
+export interface JobRunStore {
+  /**
+   * Claims the run of `job` for the tick `scheduledFor`: exactly one claimer across replicas
+   * wins, and none while an unfinished run of the job started after `staleBefore` exists.
+   * @returns the run id, or undefined when this replica must skip the tick.
+   */
+  claim(job: string, scheduledFor: Date, startedAt: Date, staleBefore: Date): Promise<string | undefined>;
+  finish(id: string, outcome: 'succeeded' | 'failed', finishedAt: Date, items: number, error: string | undefined): Promise<void>;
+  recent(job: string, limit: number): Promise<JobRunRecord[]>;
+}
+
+export interface AlertRecord {
+  id: string;
+  certificateSerial: string;
+  serviceName: string | undefined;
+  threshold: string;
+  state: 'open' | 'acknowledged' | 'resolved';
+  flaggedAt: Date;
+  notAfter: Date;
+  acknowledgedAt: Date | undefined;
+  acknowledgedBy: string | undefined;
+  resolvedAt: Date | undefined;
+}
+
+export interface AlertStore {
+  listAlerts(filter: { state?: AlertRecord['state']; serviceName?: string; threshold?: string; limit: number }): Promise<AlertRecord[]>;
+  /** Acknowledges an open alert (idempotent for an acknowledged one); undefined when there is none. */
+  acknowledge(id: string, at: Date, by: string, audit: AuditEntry): Promise<AlertRecord | undefined>;
+}
+
+export interface NotificationRecord {
+  id: string;
+  recipientService: string;
+  eventType: string;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | undefined;
+  deliveredAt: Date | undefined;
+  createdAt: Date;
+  idempotencyKey: string;
+  payload: Record<string, unknown>;
+}
+
+export interface NotificationReader {
+  listNotifications(filter: { status?: NotificationRecord['status']; serviceName?: string; limit: number }): Promise<NotificationRecord[]>;
 }

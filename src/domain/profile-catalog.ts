@@ -3,6 +3,7 @@ import type { CertificateProfile, ExtendedKeyUsageName, KeyUsageName } from './c
 import { DomainError } from './errors.ts';
 import { isKeyAlgorithmName, type KeyAlgorithmName } from './key-algorithm.ts';
 import { validateNamePolicy } from './name-policy-check.ts';
+import { DEFAULT_EXPIRY_THRESHOLDS, parseExpiryThresholds, type ExpiryThresholds } from './lifecycle/expiry-thresholds.ts';
 
 const KEY_USAGES: readonly KeyUsageName[] = ['digitalSignature', 'keyEncipherment', 'keyAgreement'];
 const EXTENDED_KEY_USAGES: readonly ExtendedKeyUsageName[] = ['serverAuth', 'clientAuth'];
@@ -75,6 +76,14 @@ function parseProfile(raw: unknown, index: number): CertificateProfile {
     const problems = validateNamePolicy(profile.namePolicy);
     if (problems.length > 0) fail(`namePolicy: ${problems.join('; ')}`);
   }
+  if (r.expiryThresholds !== undefined) {
+    if (typeof r.expiryThresholds !== 'string') fail('expiryThresholds must be a string such as "30d,14d,7d,1d,75%,90%"');
+    try {
+      profile.expiryThresholds = parseExpiryThresholds(r.expiryThresholds as string);
+    } catch (error) {
+      fail(error instanceof DomainError ? error.detail : String(error));
+    }
+  }
   return profile;
 }
 
@@ -85,15 +94,27 @@ function parseProfile(raw: unknown, index: number): CertificateProfile {
 export class ProfileCatalog {
   private readonly byName: Map<string, CertificateProfile>;
 
-  private constructor(profiles: CertificateProfile[]) {
+  private constructor(
+    profiles: CertificateProfile[],
+    private readonly defaultThresholds: ExpiryThresholds,
+  ) {
     this.byName = new Map(profiles.map((p) => [p.name, p]));
+  }
+
+  /** The expiry thresholds of a profile (its own, else the configured default). */
+  thresholdsFor(profileName: string): ExpiryThresholds {
+    return this.byName.get(profileName)?.expiryThresholds ?? this.defaultThresholds;
   }
 
   /**
    * @param raw profiles as read from configuration (JSON array), already-typed defaults included.
    * @param issuerValiditySeconds remaining validity of each issuing CA, in seconds.
    */
-  static fromConfig(raw: unknown, issuerValiditySeconds: (issuer: IssuerName) => number): ProfileCatalog {
+  static fromConfig(
+    raw: unknown,
+    issuerValiditySeconds: (issuer: IssuerName) => number,
+    defaultThresholds: ExpiryThresholds = DEFAULT_EXPIRY_THRESHOLDS,
+  ): ProfileCatalog {
     if (!Array.isArray(raw) || raw.length === 0) throw new ProfileConfigError('profiles must be a non-empty JSON array');
     const profiles = raw.map(parseProfile);
     const seen = new Set<string>();
@@ -112,7 +133,7 @@ export class ProfileCatalog {
         throw new ProfileConfigError(`profile ${profile.name}: serverSideKeyGeneration is only allowed for test-CA profiles`);
       }
     }
-    return new ProfileCatalog(profiles);
+    return new ProfileCatalog(profiles, defaultThresholds);
   }
 
   /** The profile, or a `bad_request` refusal naming the known ones. */

@@ -5,6 +5,8 @@ import type { CrlPublisher } from '../app/crl-publisher.service.ts';
 import type { InventoryService } from '../app/inventory.service.ts';
 import type { OcspResponderService } from '../app/ocsp-responder.service.ts';
 import type { RevocationService } from '../app/revocation.service.ts';
+import type { LifecycleAdministration } from '../app/lifecycle-admin.service.ts';
+import { lifecycleRoutes } from './routes/lifecycle.routes.ts';
 import type { IssuanceService } from '../app/issuance.service.ts';
 import type { IssuerCatalog } from '../app/issuer-catalog.ts';
 import type { ServiceAdministration } from '../app/services.service.ts';
@@ -12,6 +14,8 @@ import type { TokenAdministration } from '../app/tokens.service.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { DatabaseHealth } from '../domain/ports.ts';
 import { authentication } from './authentication.ts';
+import type { PrometheusMetrics } from './prometheus-metrics.ts';
+import { metricsRoutes } from './routes/metrics.routes.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import type { OpenApiDocument } from './openapi-document.ts';
 import { requestContext, securityHeaders } from './request-context.ts';
@@ -34,6 +38,8 @@ export interface HttpDependencies {
   database: DatabaseHealth;
   /** The CA catalog, once the hierarchy is loaded. */
   catalog: () => IssuerCatalog | undefined;
+  /** Both listeners record their requests; the API listener serves GET /metrics. */
+  metrics: PrometheusMetrics;
 }
 
 /** What the public listener serves besides CA certificates. */
@@ -50,14 +56,17 @@ export interface ApiUseCases {
   issuance: IssuanceService;
   inventory: InventoryService;
   revocation: RevocationService;
+  lifecycle: LifecycleAdministration;
 }
 
 /** Everything both listeners share, around the routes of one of them. */
-function buildApp(deps: HttpDependencies, routers: Router[], authenticator?: Authenticator, binaryRouters: Router[] = []): Express {
+function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: Router[], authenticator?: Authenticator, binaryRouters: Router[] = []): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
+  // First, so that refusals by any later middleware are counted too.
+  app.use(deps.metrics.httpMiddleware(listener));
   app.use(requestContext(deps.logger));
   app.use(securityHeaders);
   // Binary protocols (OCSP) read their own bodies and answer in their own format.
@@ -94,6 +103,7 @@ export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Exp
   const catalog = requireCatalog(deps);
   return buildApp(
     deps,
+    'api',
     [
       healthRoutes({ database: deps.database, caKeysLoaded: () => deps.catalog() !== undefined }),
       openApiRoutes(deps.openApi.text),
@@ -101,7 +111,9 @@ export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Exp
       serviceRoutes(useCases.services, useCases.tokens),
       apiTokenRoutes(useCases.tokens),
       revocationRoutes(useCases.revocation),
+      lifecycleRoutes(useCases.lifecycle),
       certificateRoutes(useCases.issuance, useCases.inventory),
+      metricsRoutes(deps.metrics),
     ],
     useCases.authenticator,
   );
@@ -112,6 +124,7 @@ export function createPublicApp(deps: HttpDependencies, useCases: PublicUseCases
   const catalog = requireCatalog(deps);
   return buildApp(
     deps,
+    'public',
     [healthRoutes({ database: deps.database, caKeysLoaded: () => deps.catalog() !== undefined }), caFileRoutes(catalog), crlRoutes(useCases.crls)],
     undefined,
     [ocspRoutes(useCases.ocsp)],

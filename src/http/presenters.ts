@@ -6,8 +6,9 @@ import type { ApiTokenRecord, CertificateRecord, ServiceRecord } from '../domain
 
 /** Records → wire objects. Optional members are left out rather than sent as null. */
 
-export function serviceDto(service: ServiceRecord): ServiceDto {
+export function serviceDto(service: ServiceRecord & { webhookSecret?: string }): ServiceDto {
   return {
+    ...(service.webhookSecret !== undefined ? { webhookSecret: service.webhookSecret } : {}),
     name: service.name,
     owner: service.owner,
     ...(service.contact !== undefined ? { contact: service.contact } : {}),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open as openFile, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { keyAlgorithmParameters, type KeyAlgorithmName } from '../domain/key-algorithm.ts';
-import type { SigningKeyStore } from '../domain/ports.ts';
+import type { SecretSealer, SigningKeyStore } from '../domain/ports.ts';
 import { nodeCrypto } from '../domain/x509/crypto-provider.ts';
 import {
   createKeyring,
@@ -136,6 +136,15 @@ export class FileKeyStore implements SigningKeyStore {
     } finally {
       pkcs8.fill(0);
     }
+  }
+
+  /** Seals small secrets (webhook HMAC keys) under the same key-encryption key. */
+  secretSealer(): SecretSealer {
+    const kek = this.kek;
+    return {
+      seal: (secret, context) => new TextEncoder().encode(JSON.stringify(seal(kek, Buffer.from(secret, 'utf8'), `secret:${context}`))),
+      open: (sealed, context) => open(kek, JSON.parse(new TextDecoder().decode(sealed)) as SealedBox, `secret:${context}`).toString('utf8'),
+    };
   }
 
   async discard(keyRef: string): Promise<void> {

@@ -90,6 +90,7 @@ async function insertCertificate(
       der: Buffer.from(facts.der),
       requestedBy: certificate.requestedBy,
       renewedFromId: certificate.renewedFromId ?? null,
+      nextFlagAt: certificate.nextFlagAt ?? null,
     },
   });
 }
@@ -161,7 +162,12 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
             supersede: async (certificateId, at) => {
               const updated = await tx.certificate.updateMany({
                 where: { id: certificateId, status: 'active' },
-                data: { status: 'superseded', supersededAt: at },
+                data: { status: 'superseded', supersededAt: at, nextFlagAt: null },
+              });
+              // A renewal answers the expiry flags of the certificate it replaces.
+              await tx.alert.updateMany({
+                where: { certificateId, state: { in: ['open', 'acknowledged'] } },
+                data: { state: 'resolved', resolvedAt: at },
               });
               return updated.count === 1;
             },

@@ -22,8 +22,8 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
 
   publish(
     issuerName: IssuerName,
-    thisUpdate: Date,
-    build: (crlNumber: bigint, entries: CrlEntry[]) => Promise<{ der: Uint8Array; nextUpdate: Date }>,
+    thisUpdateAfterLock: () => Date,
+    build: (crlNumber: bigint, entries: CrlEntry[], thisUpdate: Date) => Promise<{ der: Uint8Array; nextUpdate: Date }>,
     audit: (crl: StoredCrl) => AuditEntry,
   ): Promise<StoredCrl> {
     return guardStorage(() =>
@@ -34,6 +34,7 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
           await tx.$queryRaw`SELECT pg_advisory_xact_lock(${CRL_LOCK_BASE}::int, hashtext(${issuer.id}))::text AS locked`;
           const last = await tx.crl.findFirst({ where: { issuerId: issuer.id }, orderBy: { crlNumber: 'desc' }, select: { crlNumber: true } });
           const crlNumber = (last?.crlNumber ?? 0n) + 1n;
+          const thisUpdate = thisUpdateAfterLock();
           // Raw SQL for the hot read: only the four columns a CRL entry needs, however many rows.
           const rows = await tx.$queryRaw<EntryRow[]>`
             SELECT serial_hex, revoked_at, revocation_reason::text AS revocation_reason, invalidity_date
@@ -45,7 +46,7 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
             reason: row.revocation_reason ?? 'unspecified',
             ...(row.invalidity_date ? { invalidityDate: row.invalidity_date } : {}),
           }));
-          const { der, nextUpdate } = await build(crlNumber, entries);
+          const { der, nextUpdate } = await build(crlNumber, entries, thisUpdate);
           await tx.crl.create({
             data: { issuerId: issuer.id, crlNumber, thisUpdate, nextUpdate, entryCount: entries.length, der: Buffer.from(der) },
           });

@@ -28,17 +28,17 @@ export class PrismaRevocationRepository implements RevocationStore {
               const ids = await tx.$queryRaw<{ id: string }[]>`SELECT id::text AS id FROM certificates WHERE serial_hex = ${serialHex} ORDER BY issued_at DESC LIMIT 1 FOR UPDATE`;
               return (await lockedRecords(tx, ids))[0];
             },
-            lockUnrevokedCertificatesOfService: async (serviceName, now) => {
+            lockUnexpiredCertificatesOfService: async (serviceName, now) => {
               const ids = await tx.$queryRaw<{ id: string }[]>`
                 SELECT c.id::text AS id FROM certificates c JOIN services s ON s.id = c.service_id
-                WHERE s.name = ${serviceName} AND c.revoked_at IS NULL AND c.not_after > ${now}
+                WHERE s.name = ${serviceName} AND c.not_after > ${now}
                 FOR UPDATE OF c`;
               return lockedRecords(tx, ids);
             },
-            lockUnrevokedCertificatesWithKey: async (spkiSha256, now) => {
+            lockUnexpiredCertificatesWithKey: async (spkiSha256, now) => {
               const ids = await tx.$queryRaw<{ id: string }[]>`
                 SELECT id::text AS id FROM certificates
-                WHERE spki_sha256 = ${spkiSha256} AND revoked_at IS NULL AND not_after > ${now}
+                WHERE spki_sha256 = ${spkiSha256} AND not_after > ${now}
                   AND profile NOT IN ('root-ca', 'intermediate-ca')
                 FOR UPDATE`;
               return lockedRecords(tx, ids);
@@ -71,6 +71,23 @@ export class PrismaRevocationRepository implements RevocationStore {
                 create: { spkiSha256, reason, blockedAt: at, blockedBy: by },
                 update: {},
               });
+            },
+            enqueueNotifications: async (notifications, at) => {
+              for (const notification of notifications) {
+                const recipient = await tx.service.findUnique({ where: { name: notification.recipientService }, select: { id: true } });
+                if (!recipient) continue;
+                await tx.notification.createMany({
+                  data: [{
+                    recipientId: recipient.id,
+                    eventType: notification.eventType,
+                    idempotencyKey: notification.idempotencyKey,
+                    payload: notification.payload as Prisma.InputJsonValue,
+                    nextAttemptAt: at,
+                  }],
+                  // The same event (same idempotency key) is enqueued once, however often revoked.
+                  skipDuplicates: true,
+                });
+              }
             },
             audit: (entries) => appendAuditEntries(tx, entries),
           };

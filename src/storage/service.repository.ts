@@ -45,6 +45,7 @@ export class PrismaServiceRepository implements ServiceReader, ServiceWriter {
               owner: service.owner,
               contact: service.contact ?? null,
               webhookUrl: service.webhookUrl ?? null,
+              webhookSecretEncrypted: service.webhookSecretSealed ? Buffer.from(service.webhookSecretSealed) : null,
               dnsNames: service.policy.dnsNames,
               ipAddresses: service.policy.ipAddresses,
               uris: service.policy.uris,
@@ -72,6 +73,7 @@ export class PrismaServiceRepository implements ServiceReader, ServiceWriter {
             ...(changes.owner !== undefined ? { owner: changes.owner } : {}),
             ...(changes.contact !== undefined ? { contact: changes.contact } : {}),
             ...(changes.webhookUrl !== undefined ? { webhookUrl: changes.webhookUrl } : {}),
+            ...(changes.webhookSecretSealed !== undefined ? { webhookSecretEncrypted: Buffer.from(changes.webhookSecretSealed) } : {}),
             ...(changes.policy !== undefined
               ? { dnsNames: changes.policy.dnsNames, ipAddresses: changes.policy.ipAddresses, uris: changes.policy.uris }
               : {}),

@@ -76,6 +76,8 @@ export async function startTestTrustroot(options: TestTrustrootOptions = {}): Pr
     TRUSTROOT_DB_CONNECT_TIMEOUT: '10s',
     TRUSTROOT_DB_QUERY_TIMEOUT: '3s',
     LOG_LEVEL: 'debug',
+    // Tests drive scheduled jobs with explicit ticks (instance.jobs.tick) and a clock they control.
+    TRUSTROOT_SCHEDULER: 'off',
     ...options.env,
   });
   const logs = new LogCapture();

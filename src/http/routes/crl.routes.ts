@@ -18,11 +18,17 @@ function sendCrl(req: Request, res: Response, crl: StoredCrl, type: string, body
   res.setHeader('ETag', etag);
   res.setHeader('Last-Modified', crl.thisUpdate.toUTCString());
   res.setHeader('Cache-Control', `public, max-age=${maxAge}, must-revalidate`);
-  if (req.fresh) {
+  // Only the ETag decides: Last-Modified has whole-second precision, and two CRLs published
+  // within one second would look unchanged to If-Modified-Since, hiding a revocation.
+  const ifNoneMatch = req.get('if-none-match');
+  if (ifNoneMatch !== undefined && ifNoneMatch.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etag)) {
     res.status(304).end();
     return;
   }
-  res.type(type).send(body);
+  // res.end, not res.send: express's send would apply If-Modified-Since on its own.
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.status(200).type(type).setHeader('Content-Length', String(bytes.length));
+  res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
 /** The latest stored CRL of each issuer, at the URL written in issued certificates. */

@@ -1,0 +1,319 @@
+import { DomainError } from '../domain/errors.ts';
+import type { IssuerName } from '../domain/ca-hierarchy.ts';
+import type {
+  AlertRecord,
+  AlertStore,
+  AuditEntry,
+  DueCertificate,
+  JobRunRecord,
+  JobRunStore,
+  LifecycleStore,
+  NewFlag,
+  NotificationOutbox,
+  NotificationReader,
+  NotificationRecord,
+  PendingNotification,
+  ServiceGraph,
+} from '../domain/ports.ts';
+import { appendAuditEntries } from './audit-appender.ts';
+import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { guardStorage, isUniqueViolation } from './storage-error.ts';
+
+const DUE_SELECT = {
+  id: true,
+  serialHex: true,
+  notBefore: true,
+  notAfter: true,
+  profile: true,
+  issuer: { select: { name: true } },
+  service: { select: { name: true } },
+} as const;
+
+type DueRow = Prisma.CertificateGetPayload<{ select: typeof DUE_SELECT }>;
+
+function toDue(row: DueRow): DueCertificate {
+  return {
+    id: row.id,
+    serialHex: row.serialHex,
+    issuerName: row.issuer.name as IssuerName,
+    serviceName: row.service?.name ?? '',
+    profile: row.profile,
+    notBefore: row.notBefore,
+    notAfter: row.notAfter,
+  };
+}
+
+const ALERT_INCLUDE = { certificate: { select: { serialHex: true, notAfter: true, service: { select: { name: true } } } } } as const;
+type AlertRow = Prisma.AlertGetPayload<{ include: typeof ALERT_INCLUDE }>;
+
+function toAlert(row: AlertRow): AlertRecord {
+  return {
+    id: row.id,
+    certificateSerial: row.certificate.serialHex,
+    serviceName: row.certificate.service?.name,
+    threshold: row.threshold,
+    state: row.state,
+    flaggedAt: row.flaggedAt,
+    notAfter: row.certificate.notAfter,
+    acknowledgedAt: row.acknowledgedAt ?? undefined,
+    acknowledgedBy: row.acknowledgedBy ?? undefined,
+    resolvedAt: row.resolvedAt ?? undefined,
+  };
+}
+
+/** Arbitrary but fixed key of the advisory locks that serialise job claims (one per job). */
+const JOB_CLAIM_LOCK = 7_301_200;
+
+/**
+ * The lifecycle's storage: expiry flags with their transactional outbox, the reliance graph,
+ * the notification outbox, alerts, and scheduled job runs.
+ */
+export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, NotificationOutbox, AlertStore, NotificationReader, JobRunStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  dueForFlagging(now: Date, limit: number): Promise<DueCertificate[]> {
+    return guardStorage(async () => {
+      // Served by the next_flag_at index: the cost follows what is due, not the inventory size.
+      const rows = await this.prisma.certificate.findMany({
+        where: { nextFlagAt: { lte: now }, status: 'active', serviceId: { not: null } },
+        orderBy: { nextFlagAt: 'asc' },
+        take: limit,
+        select: DUE_SELECT,
+      });
+      return rows.map(toDue);
+    });
+  }
+
+  recordFlags(certificateId: string, flags: NewFlag[], nextFlagAt: Date | null): Promise<number> {
+    return guardStorage(() =>
+      this.prisma.$transaction(async (tx) => {
+        let created = 0;
+        for (const flag of flags) {
+          const inserted = await tx.alert.createManyAndReturn({
+            data: [{ certificateId, threshold: flag.threshold, flaggedAt: flag.flaggedAt }],
+            skipDuplicates: true,
+            select: { id: true },
+          });
+          const alert = inserted[0];
+          if (!alert) continue;
+          created += 1;
+          for (const notification of flag.notifications) {
+            const recipient = await tx.service.findUnique({ where: { name: notification.recipientService }, select: { id: true } });
+            if (!recipient) continue;
+            await tx.notification.create({
+              data: {
+                recipientId: recipient.id,
+                alertId: alert.id,
+                eventType: notification.eventType,
+                idempotencyKey: notification.idempotencyKey,
+                payload: notification.payload as Prisma.InputJsonValue,
+                nextAttemptAt: flag.flaggedAt,
+              },
+            });
+          }
+        }
+        await tx.certificate.update({ where: { id: certificateId }, data: { nextFlagAt } });
+        return created;
+      }),
+    );
+  }
+
+  markExpired(now: Date, limit: number): Promise<DueCertificate[]> {
+    return guardStorage(() =>
+      this.prisma.$transaction(async (tx) => {
+        const rows = await tx.certificate.findMany({
+          where: { status: 'active', notAfter: { lte: now } },
+          orderBy: { notAfter: 'asc' },
+          take: limit,
+          select: DUE_SELECT,
+        });
+        if (rows.length > 0) {
+          await tx.certificate.updateMany({ where: { id: { in: rows.map((r) => r.id) }, status: 'active' }, data: { status: 'expired' } });
+        }
+        return rows.map(toDue);
+      }),
+    );
+  }
+
+  dependentsOf(serviceName: string): Promise<string[]> {
+    return guardStorage(async () => {
+      const rows = await this.prisma.serviceDependency.findMany({
+        where: { reliesOn: { name: serviceName } },
+        select: { service: { select: { name: true } } },
+      });
+      return rows.map((r) => r.service.name).sort();
+    });
+  }
+
+  reliesOn(serviceName: string): Promise<string[]> {
+    return guardStorage(async () => {
+      const rows = await this.prisma.serviceDependency.findMany({
+        where: { service: { name: serviceName } },
+        select: { reliesOn: { select: { name: true } } },
+      });
+      return rows.map((r) => r.reliesOn.name).sort();
+    });
+  }
+
+  setReliesOn(serviceName: string, reliesOn: string[], audit: AuditEntry): Promise<void> {
+    return guardStorage(() =>
+      this.prisma.$transaction(async (tx) => {
+        const service = await tx.service.findUnique({ where: { name: serviceName }, select: { id: true } });
+        if (!service) throw new DomainError('not_found', `there is no service named ${serviceName}`);
+        const targets = await tx.service.findMany({ where: { name: { in: reliesOn } }, select: { id: true, name: true } });
+        const missing = reliesOn.filter((name) => !targets.some((t) => t.name === name));
+        if (missing.length > 0) throw new DomainError('not_found', `there is no service named ${missing.join(', ')}`, { services: missing });
+        await tx.serviceDependency.deleteMany({ where: { serviceId: service.id } });
+        if (targets.length > 0) {
+          await tx.serviceDependency.createMany({ data: targets.map((t) => ({ serviceId: service.id, reliesOnId: t.id })) });
+        }
+        await appendAuditEntries(tx, [audit]);
+      }),
+    );
+  }
+
+  claimDue(now: Date, limit: number, leaseUntil: Date): Promise<PendingNotification[]> {
+    return guardStorage(() =>
+      this.prisma.$transaction(async (tx) => {
+        // SKIP LOCKED: concurrent claimers take disjoint rows; the lease hides them until it ends.
+        const ids = await tx.$queryRaw<{ id: string }[]>`
+          SELECT id::text AS id FROM notifications
+          WHERE status = 'pending' AND next_attempt_at <= ${now}
+          ORDER BY next_attempt_at
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED`;
+        if (ids.length === 0) return [];
+        await tx.notification.updateMany({ where: { id: { in: ids.map((r) => r.id) } }, data: { nextAttemptAt: leaseUntil } });
+        const rows = await tx.notification.findMany({
+          where: { id: { in: ids.map((r) => r.id) } },
+          include: { recipient: { select: { name: true, webhookUrl: true, webhookSecretEncrypted: true } } },
+        });
+        return rows.map((row) => ({
+          id: row.id,
+          recipientService: row.recipient.name,
+          webhookUrl: row.recipient.webhookUrl ?? undefined,
+          webhookSecretSealed: row.recipient.webhookSecretEncrypted ? new Uint8Array(row.recipient.webhookSecretEncrypted) : undefined,
+          eventType: row.eventType,
+          idempotencyKey: row.idempotencyKey,
+          payload: row.payload as Record<string, unknown>,
+          attempts: row.attempts,
+        }));
+      }),
+    );
+  }
+
+  markDelivered(id: string, at: Date): Promise<void> {
+    return guardStorage(async () => {
+      await this.prisma.notification.update({ where: { id }, data: { status: 'delivered', deliveredAt: at, attempts: { increment: 1 }, lastError: null } });
+    });
+  }
+
+  markFailed(id: string, error: string, attempts: number, nextAttemptAt: Date | undefined): Promise<void> {
+    return guardStorage(async () => {
+      await this.prisma.notification.update({
+        where: { id },
+        data: nextAttemptAt
+          ? { attempts, lastError: error.slice(0, 500), nextAttemptAt }
+          : { attempts, lastError: error.slice(0, 500), status: 'dead' },
+      });
+    });
+  }
+
+  listAlerts(filter: { state?: AlertRecord['state']; serviceName?: string; threshold?: string; limit: number }): Promise<AlertRecord[]> {
+    return guardStorage(async () => {
+      const rows = await this.prisma.alert.findMany({
+        where: {
+          ...(filter.state ? { state: filter.state } : {}),
+          ...(filter.threshold ? { threshold: filter.threshold } : {}),
+          ...(filter.serviceName ? { certificate: { service: { name: filter.serviceName } } } : {}),
+        },
+        include: ALERT_INCLUDE,
+        orderBy: { flaggedAt: 'desc' },
+        take: filter.limit,
+      });
+      return rows.map(toAlert);
+    });
+  }
+
+  acknowledge(id: string, at: Date, by: string, audit: AuditEntry): Promise<AlertRecord | undefined> {
+    return guardStorage(() =>
+      this.prisma.$transaction(async (tx) => {
+        const existing = await tx.alert.findUnique({ where: { id }, include: ALERT_INCLUDE });
+        if (!existing) return undefined;
+        if (existing.state !== 'open') return toAlert(existing);
+        const row = await tx.alert.update({ where: { id }, data: { state: 'acknowledged', acknowledgedAt: at, acknowledgedBy: by }, include: ALERT_INCLUDE });
+        await appendAuditEntries(tx, [audit]);
+        return toAlert(row);
+      }),
+    );
+  }
+
+  listNotifications(filter: { status?: NotificationRecord['status']; serviceName?: string; limit: number }): Promise<NotificationRecord[]> {
+    return guardStorage(async () => {
+      const rows = await this.prisma.notification.findMany({
+        where: { ...(filter.status ? { status: filter.status } : {}), ...(filter.serviceName ? { recipient: { name: filter.serviceName } } : {}) },
+        include: { recipient: { select: { name: true } } },
+        orderBy: { createdAt: 'desc' },
+        take: filter.limit,
+      });
+      return rows.map((row) => ({
+        id: row.id,
+        recipientService: row.recipient.name,
+        eventType: row.eventType,
+        status: row.status,
+        attempts: row.attempts,
+        nextAttemptAt: row.nextAttemptAt,
+        lastError: row.lastError ?? undefined,
+        deliveredAt: row.deliveredAt ?? undefined,
+        createdAt: row.createdAt,
+        idempotencyKey: row.idempotencyKey,
+        payload: row.payload as Record<string, unknown>,
+      }));
+    });
+  }
+
+  claim(job: string, scheduledFor: Date, startedAt: Date, staleBefore: Date): Promise<string | undefined> {
+    return guardStorage(async () => {
+      try {
+        return await this.prisma.$transaction(async (tx) => {
+          await tx.$queryRaw`SELECT pg_advisory_xact_lock(${JOB_CLAIM_LOCK}::int, hashtext(${job}))::text AS locked`;
+          const running = await tx.jobRun.count({ where: { job, finishedAt: null, startedAt: { gt: staleBefore } } });
+          if (running > 0) return undefined;
+          const row = await tx.jobRun.create({ data: { job, scheduledFor, startedAt, outcome: 'running' }, select: { id: true } });
+          return row.id;
+        });
+      } catch (error) {
+        // Another replica claimed this tick first.
+        if (isUniqueViolation(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  finish(id: string, outcome: 'succeeded' | 'failed', finishedAt: Date, items: number, error: string | undefined): Promise<void> {
+    return guardStorage(async () => {
+      const run = await this.prisma.jobRun.findUniqueOrThrow({ where: { id }, select: { startedAt: true } });
+      await this.prisma.jobRun.update({
+        where: { id },
+        data: { outcome, finishedAt, items, error: error?.slice(0, 500) ?? null, durationMs: finishedAt.getTime() - run.startedAt.getTime() },
+      });
+    });
+  }
+
+  recent(job: string, limit: number): Promise<JobRunRecord[]> {
+    return guardStorage(async () => {
+      const rows = await this.prisma.jobRun.findMany({ where: { job }, orderBy: { startedAt: 'desc' }, take: limit });
+      return rows.map((row) => ({
+        id: row.id,
+        job: row.job,
+        scheduledFor: row.scheduledFor,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt ?? undefined,
+        durationMs: row.durationMs ?? undefined,
+        outcome: row.outcome as JobRunRecord['outcome'],
+        items: row.items,
+        error: row.error ?? undefined,
+      }));
+    });
+  }
+}
