@@ -4,14 +4,13 @@
  */
 import { loadOrCreateCaHierarchy } from '../src/app/ca-hierarchy.service.ts';
 import { createLogger } from '../src/bin/logger.ts';
-import { announceInitialAdminToken, ensureInitialAdminToken, openDatabase, openKeyStore } from '../src/bin/runtime.ts';
+import { announceInitialAdminToken, describeStartupFailure, ensureInitialAdminToken, openDatabase, openKeyStore } from '../src/bin/runtime.ts';
 import { TokenAdministration } from '../src/app/tokens.service.ts';
 import { PrismaServiceRepository } from '../src/storage/service.repository.ts';
 import { PrismaTokenRepository } from '../src/storage/token.repository.ts';
 import { secureRandom, systemClock } from '../src/bin/system.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { CA_HIERARCHY } from '../src/domain/ca-hierarchy.ts';
-import { WrongPassphraseError } from '../src/keys/key-encryption.ts';
 import { PrismaIssuerRepository } from '../src/storage/issuer.repository.ts';
 import { createPrismaClient } from '../src/storage/prisma-client.ts';
 
@@ -46,12 +45,6 @@ try {
   }
   process.exit(0);
 } catch (error) {
-  const message =
-    error instanceof WrongPassphraseError
-      ? 'TRUSTROOT_KEY_PASSPHRASE is wrong: it does not decrypt the CA keys in the data directory; nothing was changed'
-      : error instanceof Error
-        ? error.message
-        : String(error);
-  process.stderr.write(`ca:init failed: ${message}\n`);
+  process.stderr.write(`ca:init failed: ${describeStartupFailure(error)}\n`);
   process.exit(1);
 }

@@ -10,7 +10,7 @@ import { JobRunner } from '../app/job-runner.ts';
 import { LifecycleAdministration } from '../app/lifecycle-admin.service.ts';
 import { NotificationDeliveryService } from '../app/notification-delivery.service.ts';
 import { parseExpiryThresholds } from '../domain/lifecycle/expiry-thresholds.ts';
-import { JobScheduler } from '../scheduler/job-scheduler.ts';
+import { JobScheduler, validateSchedules } from '../scheduler/job-scheduler.ts';
 import { FetchWebhookSender } from '../scheduler/webhook-sender.ts';
 import { PrismaLifecycleRepository } from '../storage/lifecycle.repository.ts';
 import { PrometheusMetrics } from '../http/prometheus-metrics.ts';
@@ -42,6 +42,7 @@ import { createApiApp, createPublicApp } from '../http/apps.ts';
 import { startHttpListener, startHttpsListener, tlsContextOptions, type RunningListener } from '../http/listeners.ts';
 import { loadOpenApiDocument } from '../http/openapi-document.ts';
 import { FileKeyStore } from '../keys/file-key-store.ts';
+import { WrongPassphraseError } from '../keys/key-encryption.ts';
 import { resolveKeyPassphrase } from '../keys/key-passphrase.ts';
 import { PrismaCertificateRepository } from '../storage/certificate.repository.ts';
 import { PrismaDatabaseHealth } from '../storage/database-health.ts';
@@ -141,6 +142,14 @@ export async function ensureInitialAdminToken(config: Config, tokens: TokenAdmin
   }
 }
 
+/** One line for an operator saying why start-up (or a CA script) failed. */
+export function describeStartupFailure(error: unknown): string {
+  if (error instanceof WrongPassphraseError) {
+    return 'TRUSTROOT_KEY_PASSPHRASE is wrong: it does not decrypt the CA keys in the data directory; nothing was changed';
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Prints the first admin token once, on stdout, outside the structured (redacted) logs. */
 export function announceInitialAdminToken(token: string): void {
   process.stdout.write(
@@ -181,6 +190,8 @@ export async function startTrustroot(
 ): Promise<TrustrootInstance> {
   const clock = overrides.clock ?? systemClock;
   const random = overrides.random ?? secureRandom;
+  // Every schedule is checked even when this replica runs no jobs: a typo must fail every start.
+  validateSchedules(config.jobSchedules);
   const prisma = createPrismaClient(database.connectionString, { queryTimeoutSeconds: config.databaseQueryTimeoutSeconds });
   const listeners: RunningListener[] = [];
   let rotationTimer: NodeJS.Timeout | undefined;

@@ -1,7 +1,6 @@
 import { ConfigError, loadConfig } from '../config/config.ts';
-import { WrongPassphraseError } from '../keys/key-encryption.ts';
 import { createLogger } from './logger.ts';
-import { announceInitialAdminToken, openDatabase, openKeyStore, startTrustroot } from './runtime.ts';
+import { announceInitialAdminToken, describeStartupFailure, openDatabase, openKeyStore, startTrustroot } from './runtime.ts';
 
 /**
  * `npm start`: configuration → CA keys (a wrong passphrase stops here, before any change) →
@@ -26,12 +25,7 @@ async function main(): Promise<void> {
     instance = await startTrustroot(config, logger, keys, database);
     if (instance.initialAdminToken) announceInitialAdminToken(instance.initialAdminToken);
   } catch (error) {
-    const message =
-      error instanceof WrongPassphraseError
-        ? 'TRUSTROOT_KEY_PASSPHRASE is wrong: it does not decrypt the CA keys in the data directory; nothing was changed'
-        : error instanceof Error
-          ? error.message
-          : String(error);
+    const message = describeStartupFailure(error);
     logger.fatal({ reason: message }, 'start-up failed');
     process.stderr.write(`trustroot: start-up failed: ${message}\n`);
     process.exit(1);
