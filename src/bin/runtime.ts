@@ -15,6 +15,8 @@ import { FetchWebhookSender } from '../scheduler/webhook-sender.ts';
 import { PrismaLifecycleRepository } from '../storage/lifecycle.repository.ts';
 import { PrometheusMetrics } from '../http/prometheus-metrics.ts';
 import { PrismaMetricsRepository } from '../storage/metrics.repository.ts';
+import { AuditService } from '../app/audit.service.ts';
+import { PrismaAuditRepository } from '../storage/audit.repository.ts';
 import { InventoryService } from '../app/inventory.service.ts';
 import { OcspResponderService } from '../app/ocsp-responder.service.ts';
 import { RevocationService } from '../app/revocation.service.ts';
@@ -281,6 +283,7 @@ export async function startTrustroot(
         config.jobSchedules,
         clock,
       ),
+      audit: new AuditService(new PrismaAuditRepository(prisma)),
     };
     const publicUseCases = {
       crls,

@@ -1,4 +1,5 @@
 import type { IssuerEnvironment, IssuerName } from './ca-hierarchy.ts';
+import type { StoredAuditEvent } from './audit-verification.ts';
 import type { CrlEntry } from './crl/crl-builder.ts';
 import type { RevocationReasonName } from './crl/revocation-reason.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
@@ -439,4 +440,24 @@ export interface NotificationRecord {
 
 export interface NotificationReader {
   listNotifications(filter: { status?: NotificationRecord['status']; serviceName?: string; limit: number }): Promise<NotificationRecord[]>;
+}
+
+/* ---------- audit trail ---------- */
+
+export interface AuditQuery {
+  action?: string;
+  actor?: string;
+  targetType?: string;
+  targetId?: string;
+  since?: Date;
+  until?: Date;
+  /** Events with seq greater than this (the previous page's last seq). */
+  afterSeq?: bigint;
+  limit: number;
+}
+
+export interface AuditReader {
+  listEvents(query: AuditQuery): Promise<StoredAuditEvent[]>;
+  /** Every event in seq order, `batchSize` at a time, until `visit` returns false. */
+  walk(batchSize: number, visit: (events: StoredAuditEvent[]) => boolean): Promise<void>;
 }

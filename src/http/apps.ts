@@ -7,6 +7,8 @@ import type { OcspResponderService } from '../app/ocsp-responder.service.ts';
 import type { RevocationService } from '../app/revocation.service.ts';
 import type { LifecycleAdministration } from '../app/lifecycle-admin.service.ts';
 import { lifecycleRoutes } from './routes/lifecycle.routes.ts';
+import type { AuditService } from '../app/audit.service.ts';
+import { auditRoutes } from './routes/audit.routes.ts';
 import type { IssuanceService } from '../app/issuance.service.ts';
 import type { IssuerCatalog } from '../app/issuer-catalog.ts';
 import type { ServiceAdministration } from '../app/services.service.ts';
@@ -57,6 +59,7 @@ export interface ApiUseCases {
   inventory: InventoryService;
   revocation: RevocationService;
   lifecycle: LifecycleAdministration;
+  audit: AuditService;
 }
 
 /** Everything both listeners share, around the routes of one of them. */
@@ -112,6 +115,7 @@ export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Exp
       apiTokenRoutes(useCases.tokens),
       revocationRoutes(useCases.revocation),
       lifecycleRoutes(useCases.lifecycle),
+      auditRoutes(useCases.audit),
       certificateRoutes(useCases.issuance, useCases.inventory),
       metricsRoutes(deps.metrics),
     ],

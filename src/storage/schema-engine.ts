@@ -64,6 +64,24 @@ export interface SchemaEngineLocation {
   migrationsDir: string;
 }
 
+/**
+ * The pg adapter runs a migration script by splitting it on every ';', which cuts function
+ * bodies (triggers) apart. PostgreSQL's simple query protocol takes the whole script at once,
+ * exactly as `prisma migrate deploy` sends it.
+ */
+function wholeScripts<A extends { executeScript(script: string): Promise<void> }>(adapter: A, pool: pg.Pool): A {
+  const report = (adapter as unknown as { onError?: (error: unknown) => never }).onError?.bind(adapter);
+  adapter.executeScript = async (script: string) => {
+    try {
+      await pool.query(script);
+    } catch (error) {
+      if (report) report(error);
+      throw error;
+    }
+  };
+  return adapter;
+}
+
 const PG_CHAR_OID = 18;
 const PG_TEXT_OID = 25;
 
@@ -99,11 +117,15 @@ class ShadowSafePrismaPg extends PrismaPg {
     super(mainPool);
   }
 
+  override async connect(): ReturnType<PrismaPg['connect']> {
+    return wholeScripts(await super.connect(), this.mainPool);
+  }
+
   override async connectToShadowDb(): ReturnType<PrismaPg['connectToShadowDb']> {
     const database = `trustroot_shadow_${randomUUID().replaceAll('-', '')}`;
     await this.mainPool.query(`CREATE DATABASE "${database}"`);
     const shadowPool = readCharAsText(new pg.Pool({ ...this.poolConfig, database, max: 2 }));
-    const adapter = await new PrismaPg(shadowPool, { disposeExternalPool: true }).connect();
+    const adapter = wholeScripts(await new PrismaPg(shadowPool, { disposeExternalPool: true }).connect(), shadowPool);
     const disposeShadowPool = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await disposeShadowPool();
