@@ -296,6 +296,8 @@ export async function startTrustroot(
       database: new PrismaDatabaseHealth(prisma),
       catalog: () => catalog,
       metrics,
+      rateLimits: config.rateLimits,
+      maxConcurrentRequests: config.maxConcurrentRequests,
     };
     const clientCaPem = hierarchy.list().map((issuer) => certificatePem(issuer.signer.certificate)).join('');
     const certificates = certificateRepository;

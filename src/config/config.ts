@@ -49,6 +49,20 @@ export interface Config {
   jobSchedules: { 'expiry-scan': string; 'mark-expired': string; 'crl-refresh': string; 'deliver-notifications': string };
   /** TRUSTROOT_SCHEDULER (default `on`): `off` runs no scheduled job in this process (tests, one-off tools). */
   schedulerEnabled: boolean;
+  /**
+   * Rate limits, as `<count>/<s|min|h>` (the count is also the burst):
+   * TRUSTROOT_RATE_LIMIT_PER_SOURCE (`6000/min`) and TRUSTROOT_RATE_LIMIT_PER_CALLER (`600/min`)
+   * bound issuance, renewal and bootstrap-token minting per source address and per token or
+   * certificate; TRUSTROOT_RATE_LIMIT_AUTH_FAILURES (`20/min`) bounds failed authentications per
+   * source address, after which that address gets 429 on every API request.
+   */
+  rateLimits: {
+    costlyPerSource: { capacity: number; perSecond: number };
+    costlyPerCaller: { capacity: number; perSecond: number };
+    authFailuresPerSource: { capacity: number; perSecond: number };
+  };
+  /** TRUSTROOT_MAX_CONCURRENT_REQUESTS (default 512): requests in progress per listener beyond which new ones get 503. */
+  maxConcurrentRequests: number;
   /** TRUSTROOT_PROFILES_FILE: JSON array of certificate profiles replacing the built-in ones. */
   profilesFile: string | undefined;
   /** TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN: the first admin API token, instead of a random one (automation). */
@@ -78,6 +92,23 @@ function parsePort(value: string, option: string): number {
     throw new ConfigError(`${option}="${value}" is not a TCP port (0-65535)`);
   }
   return port;
+}
+
+/** `100/s`, `600/min`, `20/h`: the count per period, which is also the burst. */
+function parseRate(value: string, option: string): { capacity: number; perSecond: number } {
+  const match = /^(\d+)\/(s|min|h)$/.exec(value.trim());
+  const amount = Number(match?.[1]);
+  const period = match?.[2] === 's' ? 1 : match?.[2] === 'min' ? 60 : 3600;
+  if (!match || !Number.isSafeInteger(amount) || amount <= 0) {
+    throw new ConfigError(`${option}="${value}" is not a rate such as 100/s, 600/min or 20/h`);
+  }
+  return { capacity: amount, perSecond: amount / period };
+}
+
+function parsePositiveInteger(value: string, option: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(number) || number <= 0) throw new ConfigError(`${option}="${value}" is not a positive whole number`);
+  return number;
 }
 
 function parseSwitch(value: string, option: string): boolean {
@@ -152,6 +183,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
       'deliver-notifications': nonEmpty(env.TRUSTROOT_CRON_DELIVER_NOTIFICATIONS) ?? '*/15 * * * * *',
     },
     schedulerEnabled: parseSwitch(env.TRUSTROOT_SCHEDULER ?? 'on', 'TRUSTROOT_SCHEDULER'),
+    rateLimits: {
+      costlyPerSource: parseRate(env.TRUSTROOT_RATE_LIMIT_PER_SOURCE ?? '6000/min', 'TRUSTROOT_RATE_LIMIT_PER_SOURCE'),
+      costlyPerCaller: parseRate(env.TRUSTROOT_RATE_LIMIT_PER_CALLER ?? '600/min', 'TRUSTROOT_RATE_LIMIT_PER_CALLER'),
+      authFailuresPerSource: parseRate(env.TRUSTROOT_RATE_LIMIT_AUTH_FAILURES ?? '20/min', 'TRUSTROOT_RATE_LIMIT_AUTH_FAILURES'),
+    },
+    maxConcurrentRequests: parsePositiveInteger(env.TRUSTROOT_MAX_CONCURRENT_REQUESTS ?? '512', 'TRUSTROOT_MAX_CONCURRENT_REQUESTS'),
     profilesFile: nonEmpty(env.TRUSTROOT_PROFILES_FILE) ? path.resolve(cwd, env.TRUSTROOT_PROFILES_FILE ?? '') : undefined,
     bootstrapAdminToken: nonEmpty(env.TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN),
   };

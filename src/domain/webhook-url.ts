@@ -19,7 +19,8 @@ export function checkWebhookUrl(value: string): void {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new DomainError('bad_request', 'webhookUrl must be http or https');
   if (url.username || url.password) throw new DomainError('bad_request', 'webhookUrl must not carry credentials');
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // An absolute name (trailing dot) is the same host.
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
   const family = isIP(host);
   if (FORBIDDEN_HOSTS.has(host) || (family !== 0 && FORBIDDEN.check(host, family === 4 ? 'ipv4' : 'ipv6'))) {
     throw new DomainError('bad_request', 'webhookUrl must not point at a link-local or metadata address');

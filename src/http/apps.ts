@@ -16,6 +16,7 @@ import type { TokenAdministration } from '../app/tokens.service.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { DatabaseHealth } from '../domain/ports.ts';
 import { authentication } from './authentication.ts';
+import { concurrencyCap, rateLimits, type RateLimitSettings } from './rate-limit.ts';
 import type { PrometheusMetrics } from './prometheus-metrics.ts';
 import { metricsRoutes } from './routes/metrics.routes.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
@@ -42,6 +43,10 @@ export interface HttpDependencies {
   catalog: () => IssuerCatalog | undefined;
   /** Both listeners record their requests; the API listener serves GET /metrics. */
   metrics: PrometheusMetrics;
+  /** Rate limits of the API listener (issuance, renewal, token minting, failed authentication). */
+  rateLimits: RateLimitSettings;
+  /** Requests in progress per listener beyond which new ones get 503 at once. */
+  maxConcurrentRequests: number;
 }
 
 /** What the public listener serves besides CA certificates. */
@@ -72,11 +77,17 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
   app.use(deps.metrics.httpMiddleware(listener));
   app.use(requestContext(deps.logger));
   app.use(securityHeaders);
+  app.use(concurrencyCap(deps.maxConcurrentRequests));
   // Binary protocols (OCSP) read their own bodies and answer in their own format.
   for (const router of binaryRouters) app.use(router);
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
   // Who is calling is known before the request is judged, so that refusals can say 401 first.
-  if (authenticator) app.use(authentication(authenticator));
+  if (authenticator) {
+    const limits = rateLimits(deps.rateLimits);
+    app.use(limits.beforeAuthentication);
+    app.use(authentication(authenticator));
+    app.use(limits.afterAuthentication);
+  }
   const validators = OpenApiValidator.middleware({
     apiSpec: structuredClone(deps.openApi.spec) as never,
     validateRequests: { allowUnknownQueryParameters: false },

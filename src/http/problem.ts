@@ -9,6 +9,7 @@ export type ProblemKind =
   | 'method_not_allowed'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'too_many_requests'
   | 'internal';
 
 const PROBLEM_STATUS: Record<ProblemKind, { status: number; title: string }> = {
@@ -23,6 +24,7 @@ const PROBLEM_STATUS: Record<ProblemKind, { status: number; title: string }> = {
   conflict: { status: 409, title: 'Conflict' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  too_many_requests: { status: 429, title: 'Too many requests' },
   lint_failed: { status: 500, title: 'Certificate failed pre-issuance lint' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },

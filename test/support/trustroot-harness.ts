@@ -78,6 +78,10 @@ export async function startTestTrustroot(options: TestTrustrootOptions = {}): Pr
     LOG_LEVEL: 'debug',
     // Tests drive scheduled jobs with explicit ticks (instance.jobs.tick) and a clock they control.
     TRUSTROOT_SCHEDULER: 'off',
+    // Every request of a test comes from 127.0.0.1: limits are tested on their own, with tight values.
+    TRUSTROOT_RATE_LIMIT_PER_SOURCE: '1000000/min',
+    TRUSTROOT_RATE_LIMIT_PER_CALLER: '1000000/min',
+    TRUSTROOT_RATE_LIMIT_AUTH_FAILURES: '1000000/min',
     ...options.env,
   });
   const logs = new LogCapture();
