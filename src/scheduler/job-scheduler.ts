@@ -10,7 +10,10 @@ export class ScheduleError extends Error {
 /** Throws a `ScheduleError` naming the job whose cron expression node-cron does not accept. */
 export function validateSchedules(schedules: JobSchedules): void {
   for (const [job, expression] of Object.entries(schedules)) {
-    if (!cron.validate(expression)) throw new ScheduleError(`the cron expression ${JSON.stringify(expression)} of job ${job} is invalid`);
+    if (!cron.validate(expression)) {
+      const variable = `TRUSTROOT_CRON_${job.toUpperCase().replaceAll('-', '_')}`;
+      throw new ScheduleError(`the cron expression ${JSON.stringify(expression)} of job ${job} (${variable}) is invalid`);
+    }
   }
 }
 
