@@ -1,14 +1,9 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { AuditService } from '../../app/audit.service.ts';
 import type { StoredAuditEvent } from '../../domain/audit-verification.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { requestContextOf } from '../authentication.ts';
-
-function query(req: Request, key: string): string | undefined {
-  const value: unknown = req.query[key];
-  if (typeof value === 'number') return String(value);
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
+import { queryParam } from '../query-param.ts';
 
 function eventDto(event: StoredAuditEvent) {
   return {
@@ -31,16 +26,16 @@ function eventDto(event: StoredAuditEvent) {
 export function auditRoutes(audit: AuditService): Router {
   const router = Router();
   router.get('/v1/audit', async (req, res) => {
-    const cursor = query(req, 'cursor');
+    const cursor = queryParam(req, 'cursor');
     if (cursor !== undefined && !/^\d{1,19}$/.test(cursor)) throw new DomainError('bad_request', 'cursor is not one this server returned');
-    const since = query(req, 'since');
-    const until = query(req, 'until');
-    const limit = query(req, 'limit');
+    const since = queryParam(req, 'since');
+    const until = queryParam(req, 'until');
+    const limit = queryParam(req, 'limit');
     const page = await audit.list(requestContextOf(res), {
-      action: query(req, 'action'),
-      actor: query(req, 'actor'),
-      targetType: query(req, 'targetType'),
-      targetId: query(req, 'targetId'),
+      action: queryParam(req, 'action'),
+      actor: queryParam(req, 'actor'),
+      targetType: queryParam(req, 'targetType'),
+      targetId: queryParam(req, 'targetId'),
       since: since ? new Date(since) : undefined,
       until: until ? new Date(until) : undefined,
       afterSeq: cursor !== undefined ? BigInt(cursor) : undefined,

@@ -3,6 +3,7 @@ import type { InventoryFilters, InventoryService } from '../../app/inventory.ser
 import type { IssuanceService, IssueRequest, IssuedCertificate } from '../../app/issuance.service.ts';
 import { parseRequestedTtl } from '../../domain/validity.ts';
 import { requestContextOf } from '../authentication.ts';
+import { queryParam } from '../query-param.ts';
 import { certificateDto, issuedCertificateDto } from '../presenters.ts';
 
 const PEM_CHAIN = 'application/pem-certificate-chain';
@@ -17,13 +18,6 @@ function sendIssued(req: Request, res: Response, issued: IssuedCertificate, stat
   res.json(issuedCertificateDto(issued));
 }
 
-/** A query parameter as text; the OpenAPI validator may already have coerced it to a number. */
-function queryString(req: Request, key: string): string | undefined {
-  const value: unknown = req.query[key];
-  if (typeof value === 'number') return String(value);
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
 /** Issuance, renewal and the inventory. */
 export function certificateRoutes(issuance: IssuanceService, inventory: InventoryService): Router {
   const router = Router();
@@ -34,22 +28,22 @@ export function certificateRoutes(issuance: IssuanceService, inventory: Inventor
     sendIssued(req, res, await issuance.renew(requestContextOf(res), (req.body ?? {}) as { csr?: string }), 201);
   });
   router.get('/v1/certificates', async (req, res) => {
-    const within = queryString(req, 'expiringWithin');
-    const before = queryString(req, 'expiringBefore');
-    const limit = queryString(req, 'limit');
+    const within = queryParam(req, 'expiringWithin');
+    const before = queryParam(req, 'expiringBefore');
+    const limit = queryParam(req, 'limit');
     const filters: InventoryFilters = {
-      service: queryString(req, 'service'),
-      status: queryString(req, 'status') as InventoryFilters['status'],
-      profile: queryString(req, 'profile'),
-      issuer: queryString(req, 'issuer'),
+      service: queryParam(req, 'service'),
+      status: queryParam(req, 'status') as InventoryFilters['status'],
+      profile: queryParam(req, 'profile'),
+      issuer: queryParam(req, 'issuer'),
       expiringBefore: before ? new Date(before) : undefined,
       expiringWithinSeconds: within ? parseRequestedTtl(within, 'expiringWithin') : undefined,
-      nameContains: queryString(req, 'nameContains'),
-      spkiSha256: queryString(req, 'spkiSha256'),
-      sort: queryString(req, 'sort') as InventoryFilters['sort'],
-      order: queryString(req, 'order') as InventoryFilters['order'],
+      nameContains: queryParam(req, 'nameContains'),
+      spkiSha256: queryParam(req, 'spkiSha256'),
+      sort: queryParam(req, 'sort') as InventoryFilters['sort'],
+      order: queryParam(req, 'order') as InventoryFilters['order'],
       limit: limit ? Number(limit) : undefined,
-      cursor: queryString(req, 'cursor'),
+      cursor: queryParam(req, 'cursor'),
     };
     const page = await inventory.list(requestContextOf(res), filters);
     res.json({ certificates: page.items.map(certificateDto), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });

@@ -1,13 +1,8 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { LifecycleAdministration } from '../../app/lifecycle-admin.service.ts';
 import type { AlertRecord, JobRunRecord, NotificationRecord } from '../../domain/ports.ts';
 import { requestContextOf } from '../authentication.ts';
-
-function query(req: Request, key: string): string | undefined {
-  const value: unknown = req.query[key];
-  if (typeof value === 'number') return String(value);
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
+import { queryParam } from '../query-param.ts';
 
 const iso = (date: Date | undefined) => date?.toISOString();
 
@@ -64,11 +59,11 @@ export function lifecycleRoutes(lifecycle: LifecycleAdministration): Router {
     res.json(await lifecycle.dependencies(requestContextOf(res), req.params.name));
   });
   router.get('/v1/alerts', async (req, res) => {
-    const limit = query(req, 'limit');
+    const limit = queryParam(req, 'limit');
     const alerts = await lifecycle.listAlerts(requestContextOf(res), {
-      state: query(req, 'state') as AlertRecord['state'] | undefined,
-      service: query(req, 'service'),
-      threshold: query(req, 'threshold'),
+      state: queryParam(req, 'state') as AlertRecord['state'] | undefined,
+      service: queryParam(req, 'service'),
+      threshold: queryParam(req, 'threshold'),
       limit: limit ? Number(limit) : undefined,
     });
     res.json({ alerts: alerts.map(alertDto) });
@@ -77,10 +72,10 @@ export function lifecycleRoutes(lifecycle: LifecycleAdministration): Router {
     res.json(alertDto(await lifecycle.acknowledgeAlert(requestContextOf(res), req.params.id)));
   });
   router.get('/v1/notifications', async (req, res) => {
-    const limit = query(req, 'limit');
+    const limit = queryParam(req, 'limit');
     const notifications = await lifecycle.listNotifications(requestContextOf(res), {
-      status: query(req, 'status') as NotificationRecord['status'] | undefined,
-      service: query(req, 'service'),
+      status: queryParam(req, 'status') as NotificationRecord['status'] | undefined,
+      service: queryParam(req, 'service'),
       limit: limit ? Number(limit) : undefined,
     });
     res.json({ notifications: notifications.map(notificationDto) });
