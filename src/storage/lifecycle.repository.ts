@@ -158,14 +158,16 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
   setReliesOn(serviceName: string, reliesOn: string[], audit: AuditEntry): Promise<void> {
     return guardStorage(() =>
       this.prisma.$transaction(async (tx) => {
-        const service = await tx.service.findUnique({ where: { name: serviceName }, select: { id: true } });
+        // Lock the service row: concurrent replacements of its dependencies run one after the other.
+        const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id::text AS id FROM services WHERE name = ${serviceName} FOR UPDATE`;
+        const service = locked[0];
         if (!service) throw new DomainError('not_found', `there is no service named ${serviceName}`);
         const targets = await tx.service.findMany({ where: { name: { in: reliesOn } }, select: { id: true, name: true } });
         const missing = reliesOn.filter((name) => !targets.some((t) => t.name === name));
         if (missing.length > 0) throw new DomainError('not_found', `there is no service named ${missing.join(', ')}`, { services: missing });
         await tx.serviceDependency.deleteMany({ where: { serviceId: service.id } });
         if (targets.length > 0) {
-          await tx.serviceDependency.createMany({ data: targets.map((t) => ({ serviceId: service.id, reliesOnId: t.id })) });
+          await tx.serviceDependency.createMany({ data: targets.map((t) => ({ serviceId: service.id, reliesOnId: t.id })), skipDuplicates: true });
         }
         await appendAuditEntries(tx, [audit]);
       }),
