@@ -55,16 +55,20 @@ export class CrlPublisher {
     );
   }
 
-  /** Publishes every issuer's CRL that is missing or older than the refresh interval. */
+  /**
+   * Publishes every issuer's CRL that is missing, older than the refresh interval, or stale (a
+   * revocation committed but not yet published — e.g. its republication failed or the process
+   * died in between).
+   */
   async publishDue(): Promise<StoredCrl[]> {
     const now = this.clock.now();
     const published: StoredCrl[] = [];
     for (const { name } of CA_HIERARCHY) {
       const latest = await this.store.latest(name);
       const age = latest ? now.getTime() - latest.thisUpdate.getTime() : Infinity;
-      if (age >= this.schedule.refreshSeconds * 1000 || (latest && latest.nextUpdate <= now)) {
-        published.push(await this.publish(name, latest ? 'refresh' : 'first'));
-      }
+      if (!latest) published.push(await this.publish(name, 'first'));
+      else if (await this.store.isStale(name)) published.push(await this.publish(name, 'pending revocation'));
+      else if (age >= this.schedule.refreshSeconds * 1000 || latest.nextUpdate <= now) published.push(await this.publish(name, 'refresh'));
     }
     return published;
   }

@@ -290,6 +290,8 @@ export interface CrlStore {
     audit: (crl: StoredCrl) => AuditEntry,
   ): Promise<StoredCrl>;
   latest(issuerName: IssuerName): Promise<StoredCrl | undefined>;
+  /** True when a revocation under the issuer is not yet in a published CRL. */
+  isStale(issuerName: IssuerName): Promise<boolean>;
 }
 
 /** What OCSP needs to know about one serial of one issuer, read fresh for every request. */
