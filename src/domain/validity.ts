@@ -2,11 +2,20 @@ import { DomainError } from './errors.ts';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
+/** No lifetime or window a caller asks for is longer than this (100 years), so dates stay representable. */
+const MAX_REQUESTED_SECONDS = 100 * 366 * 86400;
+
 /**
  * A caller's requested lifetime: whole seconds as a number, or a duration string such as
  * `90s`, `15m`, `24h`, `7d` (also `1h30m`). Zero, negative or malformed → `bad_request`.
  */
 export function parseRequestedTtl(value: unknown, field = 'ttl'): number {
+  const seconds = parseSeconds(value, field);
+  if (seconds > MAX_REQUESTED_SECONDS) throw new DomainError('bad_request', `${field} is longer than 100 years`);
+  return seconds;
+}
+
+function parseSeconds(value: unknown, field: string): number {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value <= 0) throw new DomainError('bad_request', `${field} must be a positive whole number of seconds`);
     return value;

@@ -16,6 +16,7 @@ import type { TokenAdministration } from '../app/tokens.service.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { DatabaseHealth } from '../domain/ports.ts';
 import { authentication } from './authentication.ts';
+import { rejectUnstorableText } from './unstorable-text.ts';
 import { concurrencyCap, rateLimits, type RateLimitSettings } from './rate-limit.ts';
 import type { PrometheusMetrics } from './prometheus-metrics.ts';
 import { metricsRoutes } from './routes/metrics.routes.ts';
@@ -81,6 +82,7 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
   // Binary protocols (OCSP) read their own bodies and answer in their own format.
   for (const router of binaryRouters) app.use(router);
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(rejectUnstorableText);
   // Who is calling is known before the request is judged, so that refusals can say 401 first.
   if (authenticator) {
     const limits = rateLimits(deps.rateLimits);

@@ -37,8 +37,9 @@ export function ocspRoutes(responder: OcspResponderService): Router {
   });
   router.get('/ocsp/:issuer/*request', async (req, res) => {
     const segments = (req.params as unknown as { request: string[] }).request;
+    // Express has already percent-decoded the segments (decoding again would throw on a '%').
     // Clients differ on encoding '/' inside the base64; accept both, and URL-safe base64 too.
-    const encoded = decodeURIComponent(segments.join('/')).replace(/-/g, '+').replace(/_/g, '/');
+    const encoded = segments.join('/').replace(/-/g, '+').replace(/_/g, '/');
     const der = encoded.length <= (MAX_OCSP_REQUEST_BYTES * 4) / 3 + 4 ? new Uint8Array(Buffer.from(encoded, 'base64')) : new Uint8Array();
     send(res, await responder.respond(req.params.issuer, der));
   });
