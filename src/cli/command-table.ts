@@ -1,0 +1,23 @@
+import type { CliCommand } from './cli-command.ts';
+import { alertsCommands } from './commands/alerts.command.ts';
+import { bootstrapCommand } from './commands/bootstrap.command.ts';
+import { certsCommands } from './commands/certs.command.ts';
+import { crlFetchCommand } from './commands/crl-fetch.command.ts';
+import { renewCommand } from './commands/renew.command.ts';
+import { revokeCommand } from './commands/revoke.command.ts';
+import { servicesCommands } from './commands/services.command.ts';
+import { testCertCommand } from './commands/test-cert.command.ts';
+import { tokenCreateCommand } from './commands/token-create.command.ts';
+
+/** Every command of the `trustroot` CLI, in the order the overview lists them. */
+export const COMMANDS: readonly CliCommand[] = [
+  bootstrapCommand,
+  renewCommand,
+  testCertCommand,
+  revokeCommand,
+  tokenCreateCommand,
+  ...servicesCommands,
+  ...certsCommands,
+  ...alertsCommands,
+  crlFetchCommand,
+];
