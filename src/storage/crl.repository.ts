@@ -32,8 +32,9 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
           const issuer = await tx.issuer.findUniqueOrThrow({ where: { name: issuerName }, select: { id: true } });
           // One CRL number at a time per issuer, across every replica sharing the database.
           await tx.$queryRaw`SELECT pg_advisory_xact_lock(${CRL_LOCK_BASE}::int, hashtext(${issuer.id}))::text AS locked`;
-          // The issuer row lock orders this publication with revocations (they update the row too).
-          await tx.$queryRaw`SELECT id::text AS id FROM issuers WHERE id = ${issuer.id}::uuid FOR UPDATE`;
+          // Read before the entries: every revocation counted in this version committed before the
+          // entries are read below, so this CRL includes at least that version.
+          const { revocationVersion } = await tx.issuer.findUniqueOrThrow({ where: { id: issuer.id }, select: { revocationVersion: true } });
           const last = await tx.crl.findFirst({ where: { issuerId: issuer.id }, orderBy: { crlNumber: 'desc' }, select: { crlNumber: true } });
           const crlNumber = (last?.crlNumber ?? 0n) + 1n;
           const thisUpdate = thisUpdateAfterLock();
@@ -52,8 +53,7 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
           await tx.crl.create({
             data: { issuerId: issuer.id, crlNumber, thisUpdate, nextUpdate, entryCount: entries.length, der: Buffer.from(der) },
           });
-          // Entries were read under the lock, after every revocation committed before it: clear the marker.
-          await tx.issuer.update({ where: { id: issuer.id }, data: { crlStaleSince: null } });
+          await tx.$executeRaw`UPDATE issuers SET crl_version = GREATEST(crl_version, ${revocationVersion}) WHERE id = ${issuer.id}::uuid`;
           const stored: StoredCrl = { issuerName, crlNumber, thisUpdate, nextUpdate, entryCount: entries.length, der };
           await appendAuditEntries(tx, [audit(stored)]);
           return stored;
@@ -65,8 +65,8 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
 
   isStale(issuerName: IssuerName): Promise<boolean> {
     return guardStorage(async () => {
-      const issuer = await this.prisma.issuer.findUnique({ where: { name: issuerName }, select: { crlStaleSince: true } });
-      return issuer?.crlStaleSince !== null && issuer?.crlStaleSince !== undefined;
+      const issuer = await this.prisma.issuer.findUnique({ where: { name: issuerName }, select: { revocationVersion: true, crlVersion: true } });
+      return issuer !== null && issuer.revocationVersion > issuer.crlVersion;
     });
   }
 

@@ -45,10 +45,9 @@ export class PrismaRevocationRepository implements RevocationStore {
             },
             markRevoked: async (certificateId, revocation) => {
               const { issuerId } = await tx.certificate.findUniqueOrThrow({ where: { id: certificateId }, select: { issuerId: true } });
-              // Until a CRL includes this change, the issuer's CRL is stale (survives a crash before
-              // publication). Always an UPDATE, so the issuer row is locked and a CRL publication
-              // (which locks the row too) either sees this revocation or runs after it.
-              await tx.$executeRaw`UPDATE issuers SET crl_stale_since = COALESCE(crl_stale_since, ${revocation.revokedAt}) WHERE id = ${issuerId}::uuid`;
+              // Until a CRL includes this change, the issuer's CRL is stale; the version survives a
+              // crash between this commit and the CRL publication.
+              await tx.issuer.update({ where: { id: issuerId }, data: { revocationVersion: { increment: 1 } } });
               await tx.certificate.update({
                 where: { id: certificateId },
                 data: {

@@ -1,2 +1,0 @@
--- AlterTable
-ALTER TABLE "issuers" ADD COLUMN     "crl_stale_since" TIMESTAMPTZ(3);
