@@ -6,7 +6,7 @@
  * stopped at the end. `--only <path-prefix>` narrows the files (e.g. `--only integration/storage`).
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../src/storage/embedded-postgres.ts';
@@ -43,6 +43,11 @@ if (!env.TEST_DATABASE_URL) {
   process.stdout.write('test database: TEST_DATABASE_URL\n');
 }
 
+// Every secret the tests handle and every line Trustroot logged are collected here, and checked
+// against each other once the run is over: no secret may ever appear in a log.
+const ledger = await mkdtemp(path.join(tmpdir(), 'trustroot-test-ledger-'));
+env.TRUSTROOT_TEST_LEDGER_DIR = ledger;
+
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
@@ -51,4 +56,32 @@ const child = spawn(
 const code = await new Promise<number>((resolve) => child.on('exit', (status) => resolve(status ?? 1)));
 await embedded?.stop();
 if (scratch) await rm(scratch, { recursive: true, force: true });
+const leaks = await findLeakedSecrets(ledger);
+await rm(ledger, { recursive: true, force: true });
+if (leaks.secrets === 0) {
+  process.stdout.write('secret scan: no secrets were recorded (nothing to check)\n');
+} else if (leaks.found.length > 0) {
+  process.stdout.write(`secret scan: FAILED — ${leaks.found.length} of ${leaks.secrets} secrets appear in the logs (${leaks.found.map((s) => s.slice(0, 8) + '…').join(', ')})\n`);
+  process.exit(code === 0 ? 1 : code);
+} else {
+  process.stdout.write(`secret scan: none of ${leaks.secrets} secrets the tests handled appears in ${leaks.logBytes} bytes of Trustroot logs\n`);
+}
 process.exit(code);
+
+/** Secrets (and their base64 body lines, for PEM keys) found verbatim in any collected log. */
+async function findLeakedSecrets(dir: string): Promise<{ secrets: number; found: string[]; logBytes: number }> {
+  const files = await readdir(dir);
+  const read = async (prefix: string) =>
+    (await Promise.all(files.filter((f) => f.startsWith(prefix)).map((f) => readFile(path.join(dir, f), 'utf8')))).join('');
+  const logs = await read('logs-');
+  const secrets = new Set<string>();
+  for (const line of (await read('secrets-')).split('\n')) {
+    if (line === '') continue;
+    const secret = JSON.parse(line) as string;
+    secrets.add(secret);
+    // A PEM key could leak line by line: check each base64 line of it too.
+    for (const body of secret.split('\n')) if (/^[A-Za-z0-9+/=]{40,}$/.test(body)) secrets.add(body);
+  }
+  const found = [...secrets].filter((secret) => logs.includes(secret) || logs.includes(JSON.stringify(secret).slice(1, -1)));
+  return { secrets: secrets.size, found, logBytes: logs.length };
+}

@@ -1,5 +1,6 @@
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { recordSecret, recordSecretsIn } from './secret-ledger.ts';
 
 export interface HttpsResponse {
   status: number;
@@ -40,6 +41,13 @@ export function httpsRequest(url: string, options: HttpsRequestOptions): Promise
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           const body = Buffer.concat(chunks);
+          if (String(response.headers['content-type'] ?? '').includes('json')) {
+            try {
+              recordSecretsIn(JSON.parse(body.toString('utf8')));
+            } catch {
+              // not JSON after all: nothing to record
+            }
+          }
           resolve({
             status: response.statusCode ?? 0,
             headers: response.headers,
@@ -52,6 +60,16 @@ export function httpsRequest(url: string, options: HttpsRequestOptions): Promise
       },
     );
     request.on('error', reject);
+    const authorization = options.headers?.authorization ?? options.headers?.Authorization;
+    if (authorization) recordSecret(authorization.replace(/^Bearer\s+/i, ''));
+    if (options.key) recordSecret(options.key);
+    if (typeof options.body === 'string') {
+      try {
+        recordSecretsIn(JSON.parse(options.body));
+      } catch {
+        // not JSON: nothing to record
+      }
+    }
     if (options.body !== undefined) request.write(options.body);
     request.end();
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,6 +7,7 @@ import { openDatabase, openKeyStore, startTrustroot, type TrustrootInstance } fr
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import { freePort } from './free-port.ts';
+import { recordLogLines, recordSecret } from './secret-ledger.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /** A clock the test moves by hand. */
@@ -89,7 +90,14 @@ export async function startTestTrustroot(options: TestTrustrootOptions = {}): Pr
   const keys = await openKeyStore(config, logger);
   const opened = await openDatabase(config, logger);
   const instance = await startTrustroot(config, logger, keys, opened, options.clock ? { clock: options.clock } : {});
-  const stop = () => instance.stop();
+  recordSecret(instance.initialAdminToken);
+  const passphrase = await readFile(path.join(dataDir, 'dev-key-passphrase'), 'utf8').catch(() => undefined);
+  recordSecret(passphrase?.trim());
+  recordSecret(config.keyPassphrase);
+  const stop = async () => {
+    await instance.stop();
+    recordLogLines(logs.lines);
+  };
   return {
     instance,
     config,
