@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/storage/embedded-postgres.ts';
+import { freePort } from '../../test/support/free-port.ts';
+
+export interface BenchDatabase {
+  /** Connection string of an empty database that belongs to this run only. */
+  url: string;
+  /** `embedded PostgreSQL 17.x (…)` or `BENCH_DATABASE_URL (PostgreSQL 15.x)`, for the report. */
+  description: string;
+  /** Drops the database (BENCH_DATABASE_URL) or stops the embedded server and removes its folder. */
+  close(): Promise<void>;
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    return result.rows[0]?.server_version ?? 'unknown';
+  } finally {
+    await client.end();
+  }
+}
+
+/** Only loopback: the benchmark never sends a byte off this machine. */
+function assertLoopback(url: URL): void {
+  if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(url.hostname)) {
+    throw new Error(`BENCH_DATABASE_URL must point at this machine (127.0.0.1, ::1 or localhost), not ${url.hostname}`);
+  }
+}
+
+/**
+ * A database of its own for one benchmark run. With `serverUrl` (BENCH_DATABASE_URL, a server
+ * whose user may create databases) a new database `trustroot_bench_<random>` is created there
+ * and dropped at the end; otherwise a real PostgreSQL from the embedded-postgres package is
+ * started on a free loopback port in a scratch folder (mode 0755, so that the `postgres` OS
+ * user can reach it when we run as root) and removed at the end.
+ */
+export async function openBenchDatabase(serverUrl: string | undefined): Promise<BenchDatabase> {
+  if (serverUrl !== undefined) {
+    const base = new URL(serverUrl);
+    assertLoopback(base);
+    const name = `trustroot_bench_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: base.toString() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(base.toString());
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      description: `BENCH_DATABASE_URL (PostgreSQL ${await serverVersion(url.toString())}), database ${name}`,
+      close: async () => {
+        const client = new pg.Client({ connectionString: base.toString() });
+        await client.connect();
+        try {
+          await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await client.end();
+        }
+      },
+    };
+  }
+  const scratch = await mkdtemp(path.join(tmpdir(), 'trustroot-bench-pg-'));
+  await chmod(scratch, 0o755);
+  try {
+    const port = await freePort();
+    const embedded = await startEmbeddedPostgres({ dataDir: scratch, port });
+    return {
+      url: embedded.connectionString,
+      description: `embedded PostgreSQL ${await serverVersion(embedded.connectionString)} (default settings, fsync on) in ${scratch}, port ${port}`,
+      close: async () => {
+        await embedded.stop();
+        await rm(scratch, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(scratch, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,147 @@
+import pg from 'pg';
+import { ExpiryScanService } from '../../src/app/expiry-scan.service.ts';
+import { systemClock } from '../../src/bin/system.ts';
+import { DEFAULT_PROFILES } from '../../src/domain/default-profiles.ts';
+import { DEFAULT_EXPIRY_THRESHOLDS } from '../../src/domain/lifecycle/expiry-thresholds.ts';
+import { ProfileCatalog } from '../../src/domain/profile-catalog.ts';
+import { PrismaLifecycleRepository } from '../../src/storage/lifecycle.repository.ts';
+import { createPrismaClient } from '../../src/storage/prisma-client.ts';
+import type { BenchPlan } from './bench-plan.ts';
+import type { BenchClient } from './http-client.ts';
+import type { ServerProcess } from './server-process.ts';
+import { summarize, type Summary } from './stats.ts';
+import { registerService } from './trustroot-api.ts';
+
+export interface ExpiryScanResult {
+  /** Certificates stored when the scan ran (the inventory size under test). */
+  inventory: number;
+  /** Certificates due for flagging at each timed scan. */
+  due: number;
+  /** Flags each timed scan raised (2 per due certificate: 7d and 75%). */
+  flagsPerScan: number;
+  /** ExpiryScanService.scan() with `due` certificates due (ms). */
+  scanMs: Summary;
+  /** The same scan right after, with nothing due: what the inventory size alone costs (ms). */
+  idleScanMs: Summary;
+  /** Untimed set-up: seconds to bulk-insert the rows added for this size. */
+  insertSeconds: number;
+}
+
+export const LIFECYCLE_SERVICE = 'bench-lifecycle';
+const INSERT_CHUNK = 250_000;
+
+/**
+ * Rows `first..last` of a synthetic inventory: active `peer` certificates of one service, not due
+ * (their next threshold falls 7 to 37 days from now, spread over the range as in a live
+ * inventory). Only the columns the scan and the constraints need carry realistic values; `der`
+ * is a placeholder, the scan never reads it.
+ */
+const INSERT_NOT_DUE = `
+INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
+                          name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der, next_flag_at)
+SELECT gen_random_uuid(), $1, 'b1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=bulk-' || g || '.bench.svc', 'bulk-' || g || '.bench.svc',
+       ARRAY['bulk-' || g || '.bench.svc'], '{}', '{}', 'bulk-' || g || '.bench.svc', 'ecdsa-p256',
+       md5('spki' || g) || md5(g || 'spki'), md5('fp' || g) || md5(g || 'fp'),
+       now() - interval '1 day', now() + interval '60 days', 'active', '\\x3000'::bytea,
+       now() + interval '7 days' + (g % 2592000) * interval '1 second'
+FROM generate_series($3::bigint, $4::bigint) AS g`;
+
+/**
+ * Due certificates: 20 days into a 25-day life, so the 7d and 75% thresholds are crossed (the
+ * 30d and 14d ones do not apply to a life this short, 1d and 90% are still ahead).
+ */
+const INSERT_DUE = `
+INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
+                          name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der, next_flag_at)
+SELECT gen_random_uuid(), $1, 'd1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=due-' || g || '.bench.svc', 'due-' || g || '.bench.svc',
+       ARRAY['due-' || g || '.bench.svc'], '{}', '{}', 'due-' || g || '.bench.svc', 'ecdsa-p256',
+       md5('dspki' || g) || md5(g || 'dspki'), md5('dfp' || g) || md5(g || 'dfp'),
+       now() - interval '20 days', now() + interval '5 days', 'active', '\\x3000'::bytea, now() - interval '1 minute'
+FROM generate_series(1, $3::bigint) AS g
+RETURNING id`;
+
+/** Makes the due certificates due again: their alerts and notifications go, next_flag_at returns to the past. */
+async function resetDue(db: pg.Client, dueIds: string[]): Promise<void> {
+  await db.query('BEGIN');
+  await db.query('DELETE FROM notifications WHERE alert_id IN (SELECT id FROM alerts WHERE certificate_id = ANY($1::uuid[]))', [dueIds]);
+  await db.query('DELETE FROM alerts WHERE certificate_id = ANY($1::uuid[])', [dueIds]);
+  await db.query("UPDATE certificates SET next_flag_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])", [dueIds]);
+  await db.query('COMMIT');
+}
+
+/**
+ * Expiry scan time with each inventory size stored: the rows are bulk-inserted with
+ * `INSERT … SELECT generate_series` (untimed), a few hundred of them due, then
+ * `ExpiryScanService.scan()` — what the `expiry-scan` job's tick runs — is timed with the due
+ * ones, and again with none due. Runs in this process against the server's database.
+ */
+export async function benchExpiryScan(
+  server: ServerProcess,
+  admin: BenchClient,
+  databaseUrl: string,
+  plan: BenchPlan,
+  log: (line: string) => void,
+): Promise<ExpiryScanResult[]> {
+  await registerService(admin, server.adminToken, LIFECYCLE_SERVICE, ['*.bench.svc']);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const prisma = createPrismaClient(databaseUrl, { queryTimeoutSeconds: 60 });
+  try {
+    const ids = await db.query<{ issuer: string; service: string }>(
+      "SELECT (SELECT id FROM issuers WHERE name = 'intermediate') AS issuer, (SELECT id FROM services WHERE name = $1) AS service",
+      [LIFECYCLE_SERVICE],
+    );
+    const { issuer, service } = ids.rows[0] ?? { issuer: '', service: '' };
+    const repository = new PrismaLifecycleRepository(prisma);
+    const profiles = ProfileCatalog.fromConfig(DEFAULT_PROFILES, () => 10 * 365 * 86_400, DEFAULT_EXPIRY_THRESHOLDS);
+    const scanner = new ExpiryScanService(repository, repository, profiles, systemClock);
+    await scanner.scan(); // opens the connections; nothing of ours is due yet
+    const due = await db.query<{ id: string }>(INSERT_DUE, [issuer, service, plan.lifecycle.due]);
+    const dueIds = due.rows.map((row) => row.id);
+    let stored = (await db.query<{ count: string }>('SELECT count(*) AS count FROM certificates')).rows[0]?.count ?? '0';
+    let inserted = 0;
+    const results: ExpiryScanResult[] = [];
+    for (const size of plan.lifecycle.inventorySizes) {
+      const started = performance.now();
+      // Up to `size` certificates in all: the bulk rows plus the due ones and those issued earlier.
+      const target = Math.max(0, size - Number(stored));
+      for (let first = inserted + 1; first <= inserted + target; first += INSERT_CHUNK) {
+        await db.query(INSERT_NOT_DUE, [issuer, service, first, Math.min(first + INSERT_CHUNK - 1, inserted + target)]);
+      }
+      inserted += target;
+      await db.query('ANALYZE certificates');
+      const insertSeconds = (performance.now() - started) / 1000;
+      stored = (await db.query<{ count: string }>('SELECT count(*) AS count FROM certificates')).rows[0]?.count ?? '0';
+      log(`  inventory ${Number(stored).toLocaleString('en-US')} certificates (${target.toLocaleString('en-US')} inserted in ${insertSeconds.toFixed(1)} s)`);
+      const scans: number[] = [];
+      const idle: number[] = [];
+      let flagsPerScan = 0;
+      for (let repetition = 0; repetition < plan.repetitions; repetition += 1) {
+        await resetDue(db, dueIds);
+        const scanStarted = performance.now();
+        flagsPerScan = await scanner.scan();
+        scans.push(performance.now() - scanStarted);
+        const idleStarted = performance.now();
+        const extra = await scanner.scan();
+        idle.push(performance.now() - idleStarted);
+        if (flagsPerScan !== 2 * dueIds.length || extra !== 0) {
+          throw new Error(`the scan raised ${flagsPerScan} flags then ${extra}; expected ${2 * dueIds.length} then 0`);
+        }
+      }
+      const result: ExpiryScanResult = {
+        inventory: Number(stored),
+        due: dueIds.length,
+        flagsPerScan,
+        scanMs: summarize(scans),
+        idleScanMs: summarize(idle),
+        insertSeconds,
+      };
+      log(`  expiry scan at ${result.inventory.toLocaleString('en-US')}: ${result.scanMs.median.toFixed(0)} ms with ${result.due} due, ${result.idleScanMs.median.toFixed(1)} ms with none due`);
+      results.push(result);
+    }
+    return results;
+  } finally {
+    await prisma.$disconnect();
+    await db.end();
+  }
+}
