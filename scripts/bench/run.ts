@@ -60,6 +60,7 @@ function fileStamp(date: Date): string {
 let database: BenchDatabase | undefined;
 let server: ServerProcess | undefined;
 let cleaningUp: Promise<void> | undefined;
+let interrupted = false;
 
 function cleanUp(): Promise<void> {
   cleaningUp ??= (async () => {
@@ -71,6 +72,7 @@ function cleanUp(): Promise<void> {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     log(`${signal}: stopping the server and the database`);
     void cleanUp().then(() => process.exit(130));
   });
@@ -165,7 +167,7 @@ async function main(): Promise<number> {
     log(`done in ${results.durationSeconds.toFixed(1)} s`);
     return 0;
   } catch (error) {
-    log(`server log tail:\n${await server.logTail()}`);
+    if (!interrupted) log(`server log tail:\n${await server.logTail()}`);
     throw error;
   } finally {
     admin.close();
@@ -176,7 +178,7 @@ let code = 1;
 try {
   code = await main();
 } catch (error) {
-  log(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  if (!interrupted) log(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 } finally {
   await cleanUp();
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -115,6 +115,12 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     }),
   });
   const pid = child.pid;
+  // If this process exits without stop() (Ctrl-C), take the server and its folder along.
+  const killAtExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', killAtExit);
   const logTail = async (): Promise<string> => {
     const text = await readFile(logFile, 'utf8').catch(() => '');
     return text.split('\n').slice(-30).join('\n');
@@ -128,6 +134,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     }
     log.end();
     await rm(dataDir, { recursive: true, force: true });
+    process.removeListener('exit', killAtExit);
   };
   try {
     if (pid === undefined) throw new Error('the server process did not start');

@@ -175,7 +175,8 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
           };
           return work(unit);
         },
-        { timeout: 15_000 },
+        // A boot storm queues many issuances for the pool: wait for a connection rather than fail.
+        { timeout: 15_000, maxWait: 10_000 },
       ),
     );
   }

@@ -22,6 +22,9 @@ const UNREACHABLE_MARKERS = [
   'canceling statement due to statement timeout',
   'P1001',
   'P1017',
+  // No connection free within the transaction's wait: overloaded, not broken — retry shortly.
+  'P2028',
+  'Unable to start a transaction in the given time',
 ];
 
 /** Walks an error and its causes looking for signs that the database cannot be reached. */
