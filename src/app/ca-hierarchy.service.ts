@@ -81,7 +81,7 @@ export async function loadOrCreateCaHierarchy(
   if (missing.length > 0) {
     throw new Error(`the database holds an incomplete CA hierarchy (missing: ${missing.map((d) => d.name).join(', ')})`);
   }
-  const loaded = await Promise.all(records.map((record) => loadIssuer(record, deps.keys)));
+  const loaded = await Promise.all(records.map((record) => loadIssuer(record, deps.keys, deps.random)));
   return { hierarchy: new CaHierarchy(loaded), created };
 }
 
@@ -178,11 +178,11 @@ async function buildIssuerCertificate(
  * Decrypts an issuer's key and proves it belongs to the stored certificate (a signature made
  * with it verifies under the certificate's public key) before the issuer may sign anything.
  */
-async function loadIssuer(record: IssuerRecord, keys: SigningKeyStore): Promise<LoadedIssuer> {
+async function loadIssuer(record: IssuerRecord, keys: SigningKeyStore, random: RandomSource): Promise<LoadedIssuer> {
   const certificate = new x509.X509Certificate(new Uint8Array(record.certificateDer));
   const privateKey = await keys.load(record.keyRef, record.keyAlgorithm);
   const { signingParams } = keyAlgorithmParameters(record.keyAlgorithm);
-  const challenge = nodeCrypto.getRandomValues(new Uint8Array(32));
+  const challenge = new Uint8Array(random.bytes(32));
   const signature = await nodeCrypto.subtle.sign(signingParams, privateKey, challenge);
   const publicKey = await certificate.publicKey.export(
     keyAlgorithmParameters(record.keyAlgorithm).keyParams,

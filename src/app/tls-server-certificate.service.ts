@@ -3,13 +3,14 @@ import type { Clock, RandomSource } from '../domain/clock.ts';
 import { isIpAddress } from '../domain/ip-address.ts';
 import type { CertificateWriter } from '../domain/ports.ts';
 import { generateSerialNumber } from '../domain/serial-number.ts';
+import { validityWindow } from '../domain/validity.ts';
+
+/** Clock skew tolerated by relying parties (one definition, in the domain). */
+export { NOT_BEFORE_BACKDATE_MS } from '../domain/validity.ts';
 import { buildLeafCertificate } from '../domain/x509/certificate-builder.ts';
 import { certificateFacts, certificatePem } from '../domain/x509/certificate-facts.ts';
 import { nodeCrypto, x509 } from '../domain/x509/crypto-provider.ts';
 import type { CaHierarchy } from './ca-hierarchy.service.ts';
-
-/** Clock skew tolerated by relying parties: certificates start this long before issuance. */
-export const NOT_BEFORE_BACKDATE_MS = 60_000;
 
 /** Trustroot's own TLS credentials for the API listener. The key exists only in memory. */
 export interface TlsServerCredentials {
@@ -42,9 +43,7 @@ export async function issueTlsServerCertificate(
 ): Promise<TlsServerCredentials> {
   const issuer = deps.hierarchy.get(PRODUCTION_ISSUER);
   const now = deps.clock.now();
-  const notBefore = new Date(now.getTime() - NOT_BEFORE_BACKDATE_MS);
-  let notAfter = new Date(now.getTime() + ttlSeconds * 1000);
-  if (notAfter > issuer.signer.certificate.notAfter) notAfter = issuer.signer.certificate.notAfter;
+  const { notBefore, notAfter } = validityWindow(now, ttlSeconds, ttlSeconds, issuer.signer.certificate.notAfter);
   const keys = (await nodeCrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
     'sign',
     'verify',
