@@ -16,7 +16,7 @@ import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
 import { generateSerialNumber } from '../domain/serial-number.ts';
 import { parseRequestedTtl, validityWindow, NOT_BEFORE_BACKDATE_MS } from '../domain/validity.ts';
 import type { SubjectAlternativeNames } from '../domain/x509/certificate-builder.ts';
-import { certificateFacts, certificatePem } from '../domain/x509/certificate-facts.ts';
+import { certificateFacts, certificatePem, derCertificatePem, type CertificateFacts } from '../domain/x509/certificate-facts.ts';
 import type { CertificateTemplate } from '../domain/x509/certificate-template.ts';
 import { nodeCrypto, x509 } from '../domain/x509/crypto-provider.ts';
 import { prepareLeafCertificate, signCertificateTemplate } from '../domain/x509/leaf-certificate.ts';
@@ -146,36 +146,35 @@ export class IssuanceService {
     const now = this.deps.clock.now();
     const template = await this.prepare(profile, issuer, key, sans, commonName, validityWindow(now, ttl, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
     await this.lintOrRefuse(template, issuer, profile, context, caller);
-    const certificate = await this.deps.store.inTransaction(async (tx) => {
-      if (subject.bootstrapTokenId !== undefined && !(await tx.consumeBootstrapToken(subject.bootstrapTokenId, now))) {
-        throw new DomainError('unauthorized', 'the bootstrap token is invalid, expired, revoked or already used');
-      }
-      const signed = await signCertificateTemplate(template, issuer.signer);
-      const facts = certificateFacts(signed);
-      const { id } = await tx.recordCertificate({
-        issuerName: profile.issuer,
-        serviceName: subject.serviceName,
-        profile: profile.name,
-        keyAlgorithm: key.keyAlgorithm,
-        requestedBy: actorOf(caller).actor,
-        facts,
-        nextFlagAt: subject.serviceName ? this.firstFlagAt(profile, facts.notBefore, facts.notAfter) : null,
-      });
-      if (subject.bootstrapTokenId !== undefined) await tx.linkBootstrapToken(subject.bootstrapTokenId, id);
-      await tx.audit([
-        this.auditEntry(context, caller, 'certificate.issued', facts.serialHex, {
-          service: subject.serviceName ?? null,
+    const outcome = await this.deps.store.commitIssuance({
+      bootstrapTokenId: subject.bootstrapTokenId,
+      now,
+      sign: async () => certificateFacts(await signCertificateTemplate(template, issuer.signer)),
+      record: (facts) => ({
+        certificate: {
+          issuerName: profile.issuer,
+          serviceName: subject.serviceName,
           profile: profile.name,
-          issuer: profile.issuer,
-          sans: facts.sans,
-          notAfter: facts.notAfter.toISOString(),
-          keySource: request.csr !== undefined ? 'csr' : 'server-generated',
-          spkiSha256: facts.spkiSha256,
-        }),
-      ]);
-      return signed;
+          keyAlgorithm: key.keyAlgorithm,
+          requestedBy: actorOf(caller).actor,
+          facts,
+          nextFlagAt: subject.serviceName ? this.firstFlagAt(profile, facts.notBefore, facts.notAfter) : null,
+        },
+        audit: [
+          this.auditEntry(context, caller, 'certificate.issued', facts.serialHex, {
+            service: subject.serviceName ?? null,
+            profile: profile.name,
+            issuer: profile.issuer,
+            sans: facts.sans,
+            notAfter: facts.notAfter.toISOString(),
+            keySource: request.csr !== undefined ? 'csr' : 'server-generated',
+            spkiSha256: facts.spkiSha256,
+          }),
+        ],
+      }),
     });
-    return this.result(certificate, profile, subject.serviceName, issuer, key, request.pkcs12Password);
+    if (!outcome.committed) throw new DomainError('unauthorized', 'the bootstrap token is invalid, expired, revoked or already used');
+    return this.result(outcome.facts, profile, subject.serviceName, issuer, key, request.pkcs12Password);
   }
 
   private async renewOnce(context: RequestContext, request: { csr?: string }): Promise<IssuedCertificate> {
@@ -211,10 +210,9 @@ export class IssuanceService {
     const now = this.deps.clock.now();
     const template = await this.prepare(profile, issuer, key, currentNames, current.commonName, validityWindow(now, lifetimeSeconds, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
     await this.lintOrRefuse(template, issuer, profile, context, caller);
-    const certificate = await this.deps.store.inTransaction(async (tx) => {
+    const facts = await this.deps.store.inTransaction(async (tx) => {
       if (!(await tx.supersede(current.id, now))) throw new DomainError('conflict', 'this certificate was already renewed, revoked or expired');
-      const signed = await signCertificateTemplate(template, issuer.signer);
-      const facts = certificateFacts(signed);
+      const facts = certificateFacts(await signCertificateTemplate(template, issuer.signer));
       await tx.recordCertificate({
         issuerName: profile.issuer,
         serviceName: service.name,
@@ -234,9 +232,9 @@ export class IssuanceService {
           notAfter: facts.notAfter.toISOString(),
         }),
       ]);
-      return signed;
+      return facts;
     });
-    return this.result(certificate, profile, service.name, issuer, key, undefined);
+    return this.result(facts, profile, service.name, issuer, key, undefined);
   }
 
   /** When the lifecycle scan should first look at a new certificate. */
@@ -379,7 +377,7 @@ export class IssuanceService {
   }
 
   private result(
-    certificate: x509.X509Certificate,
+    facts: CertificateFacts,
     profile: CertificateProfile,
     serviceName: string | undefined,
     issuer: LoadedIssuer,
@@ -388,12 +386,12 @@ export class IssuanceService {
   ): IssuedCertificate {
     const chain = this.deps.hierarchy.chain(issuer.record.name);
     const result: IssuedCertificate = {
-      serialHex: certificateFacts(certificate).serialHex,
-      notBefore: certificate.notBefore,
-      notAfter: certificate.notAfter,
+      serialHex: facts.serialHex,
+      notBefore: facts.notBefore,
+      notAfter: facts.notAfter,
       profile: profile.name,
       serviceName,
-      certificatePem: certificatePem(certificate),
+      certificatePem: derCertificatePem(facts.der),
       chainPem: chain.map(certificatePem).join(''),
     };
     if (key.privateKeyPkcs8) {
@@ -401,10 +399,10 @@ export class IssuanceService {
       if (pkcs12Password !== undefined) {
         result.pkcs12 = buildPkcs12({
           privateKeyPkcs8Der: key.privateKeyPkcs8,
-          certificateDer: new Uint8Array(certificate.rawData),
+          certificateDer: facts.der,
           chainDer: chain.map((c) => new Uint8Array(c.rawData)),
           password: pkcs12Password,
-          friendlyName: flattenNames(certificateFacts(certificate).sans)[0],
+          friendlyName: flattenNames(facts.sans)[0],
           random: this.deps.random,
           // Test bundles are made on the request path: a count that keeps one under ~50 ms
           // (the PKCS#12 MAC derivation is a serial hash loop) while still salting and stretching.

@@ -232,12 +232,38 @@ export interface IssuanceTransaction {
   audit(entries: AuditEntry[]): Promise<void>;
 }
 
+/**
+ * A new certificate, prepared and linted, waiting to be signed and recorded. The store may write
+ * it in one transaction together with others that arrive at the same moment (group commit).
+ */
+export interface PendingIssuance {
+  /** The bootstrap token the request presented: consumed in the same transaction, or nothing happens. */
+  bootstrapTokenId: string | undefined;
+  /** The request's instant: a token expired by then is not usable. */
+  now: Date;
+  /**
+   * Signs the certificate. Called inside the transaction, only once the token is consumed; called
+   * again if the transaction is retried, and only the committed signature is ever returned.
+   */
+  sign(): Promise<CertificateFacts>;
+  /** What to record for the signed certificate. */
+  record(facts: CertificateFacts): { certificate: NewCertificateRecord; audit: AuditEntry[] };
+}
+
+export type IssuanceCommitOutcome = { committed: true; facts: CertificateFacts } | { committed: false; reason: 'bootstrap-token-unusable' };
+
 export interface IssuanceStore {
   /**
    * Runs `work` in one transaction: everything it records commits together, or nothing does
    * (a thrown error rolls back). The caller only releases a certificate after this resolves.
    */
   inTransaction<T>(work: (tx: IssuanceTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Consumes the token, signs, and records the certificate with its audit entries, committed
+   * before this resolves. When the token is no longer usable (used, revoked or expired, perhaps
+   * by a concurrent request), nothing is signed or written.
+   */
+  commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome>;
 }
 
 /* ---------- revocation, CRLs, OCSP ---------- */

@@ -6,31 +6,40 @@ import type { Prisma } from './generated/prisma/client.ts';
 const AUDIT_CHAIN_LOCK = 7_301_001;
 
 /**
- * Appends audit entries inside the caller's transaction. The transaction-scoped advisory lock
- * makes "read the last hash, write the next" atomic across connections and replicas.
+ * Appends audit entries inside the caller's transaction, in order, however many there are: one
+ * lock, one read of the last hash and one INSERT. The transaction-scoped advisory lock makes
+ * "read the last hash, write the next" atomic across connections and replicas; the read is a
+ * statement of its own because a READ COMMITTED statement sees only what had committed when it
+ * started, and the lock may have been granted after that.
  */
 export async function appendAuditEntries(tx: Prisma.TransactionClient, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await tx.$queryRaw`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`;
-  const last = await tx.auditEvent.findFirst({ orderBy: { seq: 'desc' }, select: { hash: true } });
-  let previousHash = last?.hash ?? null;
-  for (const entry of entries) {
+  const last = await tx.$queryRaw<{ hash: string }[]>`SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1`;
+  let previousHash: string | null = last[0]?.hash ?? null;
+  const rows = entries.map((entry) => {
     const hash = auditEventHash(previousHash, entry);
-    await tx.auditEvent.create({
-      data: {
-        occurredAt: entry.occurredAt,
-        actor: entry.actor,
-        actorRole: entry.actorRole ?? null,
-        sourceAddress: entry.sourceAddress ?? null,
-        requestId: entry.requestId ?? null,
-        action: entry.action,
-        targetType: entry.targetType,
-        targetId: entry.targetId ?? null,
-        details: entry.details as Prisma.InputJsonValue,
-        prevHash: previousHash,
-        hash,
-      },
-    });
+    const row = {
+      occurred_at: entry.occurredAt.toISOString(),
+      actor: entry.actor,
+      actor_role: entry.actorRole ?? null,
+      source_address: entry.sourceAddress ?? null,
+      request_id: entry.requestId ?? null,
+      action: entry.action,
+      target_type: entry.targetType,
+      target_id: entry.targetId ?? null,
+      details: entry.details,
+      prev_hash: previousHash,
+      hash,
+    };
     previousHash = hash;
-  }
+    return row;
+  });
+  // Sequence numbers follow the chain: rows are inserted in the order of the array.
+  await tx.$executeRaw`
+    INSERT INTO audit_events (occurred_at, actor, actor_role, source_address, request_id, action, target_type, target_id, details, prev_hash, hash)
+    SELECT (e.v->>'occurred_at')::timestamptz, e.v->>'actor', e.v->>'actor_role', e.v->>'source_address', e.v->>'request_id',
+           e.v->>'action', e.v->>'target_type', e.v->>'target_id', e.v->'details', e.v->>'prev_hash', e.v->>'hash'
+    FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) WITH ORDINALITY AS e(v, position)
+    ORDER BY e.position`;
 }

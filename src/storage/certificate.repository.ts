@@ -6,12 +6,17 @@ import type {
   CertificateReader,
   CertificateRecord,
   CertificateWriter,
+  IssuanceCommitOutcome,
   IssuanceStore,
   IssuanceTransaction,
   NewCertificateRecord,
+  PendingIssuance,
 } from '../domain/ports.ts';
 import { appendAuditEntries } from './audit-appender.ts';
+import { nameText } from './certificate-name-text.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { GroupCommitQueue } from './group-commit-queue.ts';
+import { writeIssuanceGroup } from './issuance-group-writer.ts';
 import { guardStorage } from './storage-error.ts';
 
 export const CERTIFICATE_INCLUDE = {
@@ -48,15 +53,6 @@ export function toCertificateRecord(row: CertificateRow): CertificateRecord {
     revocationReason: row.revocationReason ?? undefined,
     der: new Uint8Array(row.der),
   };
-}
-
-/** The text the inventory's "name contains" filter searches. */
-function nameText(record: NewCertificateRecord): string {
-  const { facts } = record;
-  return [facts.commonName ?? '', ...facts.sans.dnsNames, ...facts.sans.ipAddresses, ...facts.sans.uris]
-    .filter((name) => name !== '')
-    .join(' ')
-    .toLowerCase();
 }
 
 async function insertCertificate(
@@ -130,8 +126,23 @@ function decodeCursor(text: string): Cursor {
   throw new DomainError('bad_request', 'cursor is not one this server returned');
 }
 
+/**
+ * Issuances per transaction, and transactions at once. Groups form only under load (a lone
+ * request is written at once); two in flight let one group's statements overlap the other's
+ * commit, and leave the rest of the pool to everything else.
+ */
+const ISSUANCE_GROUP = { maxGroupSize: 64, maxConcurrentGroups: 2 };
+
 export class PrismaCertificateRepository implements CertificateWriter, CertificateReader, IssuanceStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly issuanceQueue: GroupCommitQueue<PendingIssuance, IssuanceCommitOutcome>;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.issuanceQueue = new GroupCommitQueue((group) => writeIssuanceGroup(prisma, group), ISSUANCE_GROUP);
+  }
+
+  commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome> {
+    return guardStorage(() => this.issuanceQueue.submit(pending));
+  }
 
   recordIssued(certificate: NewCertificateRecord, audit: AuditEntry): Promise<void> {
     return guardStorage(async () => {

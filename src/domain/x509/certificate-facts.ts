@@ -47,3 +47,8 @@ export function certificateFacts(certificate: x509.X509Certificate): Certificate
 export function certificatePem(certificate: x509.X509Certificate): string {
   return `${certificate.toString('pem').trim()}\n`;
 }
+
+/** PEM of one DER certificate, with a trailing newline: the same text as `certificatePem`. */
+export function derCertificatePem(der: Uint8Array): string {
+  return `${x509.PemConverter.encode(new Uint8Array(der).buffer, 'CERTIFICATE').trim()}\n`;
+}

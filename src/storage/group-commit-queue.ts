@@ -1,0 +1,69 @@
+/** What happened to one item of a group: its result, or the error that is its alone. */
+export type ItemOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export interface GroupCommitOptions {
+  /** Most items written by one transaction. */
+  maxGroupSize: number;
+  /** Groups in flight at once (each holds one pooled connection). */
+  maxConcurrentGroups: number;
+}
+
+/**
+ * Group commit, as databases do it for their log: items that arrive while a group is being
+ * written wait and go together in the next group, so a burst costs a few transactions instead of
+ * one each, and a lone item is written at once — nothing waits on a timer.
+ *
+ * `commitGroup` writes a whole group in one transaction and returns one outcome per item, in
+ * order (an item can fail on its own merits, e.g. a bootstrap token already used, while the
+ * others commit). When it throws, the transaction rolled back as a whole; each item of that group
+ * is then retried alone, so that one bad item cannot fail its neighbours and each caller gets its
+ * own error.
+ */
+export class GroupCommitQueue<T, R> {
+  private readonly waiting: { item: T; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
+  private groupsInFlight = 0;
+
+  constructor(
+    private readonly commitGroup: (items: T[]) => Promise<ItemOutcome<R>[]>,
+    private readonly options: GroupCommitOptions,
+  ) {}
+
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      this.startGroups();
+    });
+  }
+
+  private startGroups(): void {
+    while (this.waiting.length > 0 && this.groupsInFlight < this.options.maxConcurrentGroups) {
+      const group = this.waiting.splice(0, this.options.maxGroupSize);
+      this.groupsInFlight += 1;
+      void this.write(group).finally(() => {
+        this.groupsInFlight -= 1;
+        this.startGroups();
+      });
+    }
+  }
+
+  private async write(group: typeof this.waiting): Promise<void> {
+    let outcomes: ItemOutcome<R>[];
+    try {
+      outcomes = await this.commitGroup(group.map((entry) => entry.item));
+    } catch (error) {
+      if (group.length === 1) {
+        group[0]?.reject(error);
+        return;
+      }
+      // One at a time: this group's slot is the only connection it may take.
+      for (const entry of group) await this.write([entry]);
+      return;
+    }
+    group.forEach((entry, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) entry.reject(new Error('the group commit returned no outcome for an item'));
+      else if (outcome.ok) entry.resolve(outcome.value);
+      else entry.reject(outcome.error);
+    });
+  }
+}

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
+import { AuditService } from '../../../src/app/audit.service.ts';
+import type { KeyAlgorithmName } from '../../../src/domain/key-algorithm.ts';
+import { keyAlgorithmParameters } from '../../../src/domain/key-algorithm.ts';
+import type { AuditEntry, IssuanceCommitOutcome, PendingIssuance, SigningKeyStore } from '../../../src/domain/ports.ts';
+import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
+import { PrismaAuditRepository } from '../../../src/storage/audit.repository.ts';
+import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
+import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
+import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
+import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
+import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+
+/*
+ * Group commit of issuances on real PostgreSQL: several requests' tokens, certificates and audit
+ * entries in one transaction, with each request keeping its own answer.
+ */
+
+class MemoryKeyStore implements SigningKeyStore {
+  readonly keys = new Map<string, CryptoKeyPair>();
+  async generate(keyRef: string, algorithm: KeyAlgorithmName): Promise<CryptoKeyPair> {
+    const { keyParams, usages } = keyAlgorithmParameters(algorithm);
+    const pair = (await webcrypto.subtle.generateKey(keyParams, false, usages)) as CryptoKeyPair;
+    this.keys.set(keyRef, pair);
+    return pair;
+  }
+  async load(keyRef: string): Promise<CryptoKey> {
+    const pair = this.keys.get(keyRef);
+    if (!pair) throw new Error(`no key ${keyRef}`);
+    return pair.privateKey;
+  }
+  async discard(keyRef: string): Promise<void> {
+    this.keys.delete(keyRef);
+  }
+}
+
+const NOW = new Date('2026-11-28T12:00:00.000Z');
+const clock = { now: () => NOW };
+const random = { bytes: (n: number) => webcrypto.getRandomValues(new Uint8Array(n)) };
+
+/** A stand-in certificate: the storage layer only stores what the domain signed. */
+function factsFor(label: string): CertificateFacts {
+  const serialHex = `7${randomBytes(15).toString('hex')}`;
+  return {
+    serialHex,
+    subjectDn: '',
+    commonName: undefined,
+    sans: { dnsNames: [`${label}.group.test`], ipAddresses: ['10.0.0.1'], uris: [] },
+    spkiSha256: randomBytes(32).toString('hex'),
+    fingerprintSha256: randomBytes(32).toString('hex'),
+    notBefore: NOW,
+    notAfter: new Date(NOW.getTime() + 86_400_000),
+    der: randomBytes(40),
+  };
+}
+
+interface Probe {
+  pending: PendingIssuance;
+  signed: number;
+}
+
+function pendingIssuance(label: string, bootstrapTokenId: string | undefined, options: { serviceName?: string; failSigning?: boolean } = {}): Probe {
+  const probe: Probe = {
+    signed: 0,
+    pending: {
+      bootstrapTokenId,
+      now: NOW,
+      sign: async () => {
+        probe.signed += 1;
+        if (options.failSigning) throw new Error(`signing ${label} failed`);
+        return factsFor(label);
+      },
+      record: (facts) => ({
+        certificate: { issuerName: 'intermediate', serviceName: options.serviceName ?? 'group-svc', profile: 'peer', keyAlgorithm: 'ecdsa-p256', requestedBy: 'system', facts, nextFlagAt: facts.notAfter },
+        audit: [{ occurredAt: NOW, actor: 'system', action: 'certificate.issued', targetType: 'certificate', targetId: facts.serialHex, details: { label } } satisfies AuditEntry],
+      }),
+    },
+  };
+  return probe;
+}
+
+describe('group commit of issuances on real PostgreSQL', () => {
+  let database: TestDatabase;
+  let prisma: PrismaClient;
+  let serviceId: string;
+
+  async function token(expiresAt = new Date(NOW.getTime() + 600_000)): Promise<string> {
+    const row = await prisma.bootstrapToken.create({ data: { serviceId, tokenHash: randomBytes(32).toString('hex'), sans: [], expiresAt } });
+    return row.id;
+  }
+
+  before(async () => {
+    database = await createTestDatabase();
+    await migrateDatabase(database.url);
+    prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
+    await loadOrCreateCaHierarchy({ issuers: new PrismaIssuerRepository(prisma), keys: new MemoryKeyStore(), clock, random, publicHttpUrl: 'http://ca.test' });
+    const service = await prisma.service.create({ data: { name: 'group-svc', owner: 'test', dnsNames: ['*.group.test'], ipAddresses: [], uris: [], profiles: ['peer'] } });
+    serviceId = service.id;
+  });
+  after(async () => {
+    await prisma.$disconnect();
+    await database.drop();
+  });
+
+  it('one transaction: usable tokens commit, a duplicate, a used and an expired token get "unusable" and nothing is signed for them', async () => {
+    const shared = await token();
+    const used = await token();
+    await prisma.bootstrapToken.update({ where: { id: used }, data: { usedAt: NOW } });
+    const expired = await token(new Date(NOW.getTime() - 1));
+    const fresh = await token();
+    const probes = [
+      pendingIssuance('a', shared),
+      pendingIssuance('b', shared),
+      pendingIssuance('c', used),
+      pendingIssuance('d', expired),
+      pendingIssuance('e', undefined),
+      pendingIssuance('f', fresh),
+    ];
+    const outcomes = await writeIssuanceGroup(
+      prisma,
+      probes.map((p) => p.pending),
+    );
+    const committed = outcomes.map((outcome) => (outcome.ok ? outcome.value.committed : 'error'));
+    assert.deepEqual(committed, [true, false, false, false, true, true]);
+    assert.deepEqual(
+      probes.map((p) => p.signed),
+      [1, 0, 0, 0, 1, 1],
+      'only requests whose token was consumed are signed',
+    );
+    const serials = outcomes.flatMap((outcome) => (outcome.ok && outcome.value.committed ? [outcome.value.facts.serialHex] : []));
+    const rows = await prisma.certificate.findMany({ where: { serialHex: { in: serials } }, include: { bootstrapToken: true, service: true } });
+    assert.equal(rows.length, 3);
+    for (const row of rows) {
+      assert.equal(row.service?.name, 'group-svc');
+      assert.deepEqual(row.ipAddresses, ['10.0.0.1']);
+      assert.equal(row.der.length, 40);
+      assert.equal(row.status, 'active');
+    }
+    const linked = await prisma.bootstrapToken.findMany({ where: { id: { in: [shared, fresh] } } });
+    assert.ok(linked.every((t) => t.usedAt?.getTime() === NOW.getTime() && t.certificateId !== null), 'consumed tokens point at their certificate');
+    assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: expired } })).usedAt, null, 'an expired token stays unused');
+    const audited = await prisma.auditEvent.findMany({ where: { targetId: { in: serials } } });
+    assert.equal(audited.length, 3);
+    assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+
+  it('a failure in a group rolls it back; the queue then writes each issuance alone, so only the bad one fails', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const tokens = await Promise.all([token(), token(), token(), token()]);
+    const probes = tokens.map((id, index) => pendingIssuance(`g${index}`, id, { failSigning: index === 2 }));
+    // Submitted together: the first goes alone at once, the other three wait and form one group.
+    const results = await Promise.allSettled(probes.map((p) => repository.commitIssuance(p.pending)));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.ok(results.every((r) => r.status === 'rejected' || (r.value as IssuanceCommitOutcome).committed));
+    const rows = await prisma.bootstrapToken.findMany({ where: { id: { in: tokens } }, orderBy: { createdAt: 'asc' } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    assert.equal(byId.get(tokens[2] ?? '')?.usedAt, null, "the failed request's token was not consumed");
+    for (const index of [0, 1, 3]) assert.notEqual(byId.get(tokens[index] ?? '')?.certificateId ?? null, null);
+    assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+
+  it('an unknown service fails the group, and alone it is a not_found', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const before = await prisma.certificate.count();
+    await assert.rejects(repository.commitIssuance(pendingIssuance('x', undefined, { serviceName: 'no-such-service' }).pending), (error: { kind?: string }) => error.kind === 'not_found');
+    assert.equal(await prisma.certificate.count(), before);
+  });
+
+  it('two hundred concurrent issuances: every one committed exactly once and the chain verifies', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const tokens = await Promise.all(Array.from({ length: 200 }, () => token()));
+    const auditBefore = await prisma.auditEvent.count();
+    const outcomes = await Promise.all(tokens.map((id, index) => repository.commitIssuance(pendingIssuance(`c${index}`, id).pending)));
+    assert.ok(outcomes.every((o) => o.committed));
+    assert.equal(await prisma.bootstrapToken.count({ where: { id: { in: tokens }, certificateId: { not: null } } }), 200);
+    assert.equal(await prisma.auditEvent.count(), auditBefore + 200);
+    assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+});
