@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.ts';
 import { EXPIRED_THRESHOLD, nextThresholdAt, thresholdMoments } from '../domain/lifecycle/expiry-thresholds.ts';
-import type { LifecycleStore, NewFlag, ServiceGraph } from '../domain/ports.ts';
+import type { CertificateFlags, LifecycleStore, NewFlag, ServiceGraph } from '../domain/ports.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { certificateEventNotifications } from './lifecycle-events.ts';
 
@@ -24,22 +24,25 @@ export class ExpiryScanService {
   /** @returns the number of new flags. */
   async scan(): Promise<number> {
     const now = this.clock.now();
+    const dependents = this.dependentsCache();
     let flagged = 0;
     for (;;) {
       const due = await this.store.dueForFlagging(now, BATCH);
+      const batch: CertificateFlags[] = [];
       for (const certificate of due) {
         const moments = thresholdMoments(certificate.notBefore, certificate.notAfter, this.profiles.thresholdsFor(certificate.profile));
         const crossed = moments.filter((m) => m.at <= now);
-        const dependents = crossed.length > 0 ? await this.graph.dependentsOf(certificate.serviceName) : [];
+        const relying = crossed.length > 0 ? await dependents(certificate.serviceName) : [];
         const flags: NewFlag[] = crossed.map((moment) => ({
           threshold: moment.threshold,
           flaggedAt: now,
-          notifications: certificateEventNotifications('certificate.expiring', certificate, dependents, { threshold: moment.threshold, occurredAt: now }),
+          notifications: certificateEventNotifications('certificate.expiring', certificate, relying, { threshold: moment.threshold, occurredAt: now }),
         }));
         // Past the last threshold, the next look is at notAfter (markExpired takes over there).
         const next = nextThresholdAt(moments, now) ?? (certificate.notAfter > now ? certificate.notAfter : null);
-        flagged += await this.store.recordFlags(certificate.id, flags, next);
+        batch.push({ certificateId: certificate.id, flags, nextFlagAt: next });
       }
+      if (batch.length > 0) flagged += await this.store.recordFlags(batch);
       if (due.length < BATCH) return flagged;
     }
   }
@@ -47,26 +50,42 @@ export class ExpiryScanService {
   /** @returns the number of certificates that expired without renewal. */
   async markExpired(): Promise<number> {
     const now = this.clock.now();
+    const dependents = this.dependentsCache();
     let expired = 0;
     for (;;) {
-      const batch = await this.store.markExpired(now, BATCH);
-      for (const certificate of batch) {
+      const expiredNow = await this.store.markExpired(now, BATCH);
+      const batch: CertificateFlags[] = [];
+      for (const certificate of expiredNow) {
         if (!certificate.serviceName) continue;
-        const dependents = await this.graph.dependentsOf(certificate.serviceName);
-        await this.store.recordFlags(
-          certificate.id,
-          [
+        const relying = await dependents(certificate.serviceName);
+        batch.push({
+          certificateId: certificate.id,
+          flags: [
             {
               threshold: EXPIRED_THRESHOLD,
               flaggedAt: now,
-              notifications: certificateEventNotifications('certificate.expired', certificate, dependents, { threshold: EXPIRED_THRESHOLD, occurredAt: now }),
+              notifications: certificateEventNotifications('certificate.expired', certificate, relying, { threshold: EXPIRED_THRESHOLD, occurredAt: now }),
             },
           ],
-          null,
-        );
+          nextFlagAt: null,
+        });
       }
-      expired += batch.length;
-      if (batch.length < BATCH) return expired;
+      if (batch.length > 0) await this.store.recordFlags(batch);
+      expired += expiredNow.length;
+      if (expiredNow.length < BATCH) return expired;
     }
+  }
+
+  /** Who relies on a service, asked once per service and scan: many due certificates share a service. */
+  private dependentsCache(): (serviceName: string) => Promise<string[]> {
+    const known = new Map<string, Promise<string[]>>();
+    return (serviceName) => {
+      let dependents = known.get(serviceName);
+      if (!dependents) {
+        dependents = this.graph.dependentsOf(serviceName);
+        known.set(serviceName, dependents);
+      }
+      return dependents;
+    };
   }
 }

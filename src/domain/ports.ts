@@ -355,15 +355,23 @@ export interface NewFlag {
   notifications: NewNotification[];
 }
 
+/** The flags one certificate raises in a scan, and when to look at it next. */
+export interface CertificateFlags {
+  certificateId: string;
+  flags: NewFlag[];
+  nextFlagAt: Date | null;
+}
+
 export interface LifecycleStore {
   /** Active service certificates whose next flag time has come, oldest first, at most `limit`. */
   dueForFlagging(now: Date, limit: number): Promise<DueCertificate[]>;
   /**
-   * In one transaction: inserts each flag unless (certificate, threshold) exists, and the
-   * notifications of the new ones (the transactional outbox); sets the next flag time.
+   * In one transaction for the whole batch: inserts each flag unless (certificate, threshold)
+   * exists, and the notifications of the new ones (the transactional outbox); sets each
+   * certificate's next flag time.
    * @returns how many flags were new.
    */
-  recordFlags(certificateId: string, flags: NewFlag[], nextFlagAt: Date | null): Promise<number>;
+  recordFlags(batch: CertificateFlags[]): Promise<number>;
   /** Marks active certificates past notAfter as expired; returns those it changed, at most `limit`. */
   markExpired(now: Date, limit: number): Promise<DueCertificate[]>;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type { IssuerName } from '../domain/ca-hierarchy.ts';
 import type {
@@ -7,8 +8,8 @@ import type {
   DueCertificate,
   JobRunRecord,
   JobRunStore,
+  CertificateFlags,
   LifecycleStore,
-  NewFlag,
   NotificationOutbox,
   NotificationReader,
   NotificationRecord,
@@ -84,38 +85,56 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
     });
   }
 
-  recordFlags(certificateId: string, flags: NewFlag[], nextFlagAt: Date | null): Promise<number> {
-    return guardStorage(() =>
-      this.prisma.$transaction(async (tx) => {
-        let created = 0;
+  recordFlags(batch: CertificateFlags[]): Promise<number> {
+    return guardStorage(async () => {
+      if (batch.length === 0) return 0;
+      const alerts: { id: string; certificate_id: string; threshold: string; flagged_at: string }[] = [];
+      const notifications: { id: string; alert_id: string; recipient: string; event_type: string; idempotency_key: string; payload: unknown; next_attempt_at: string }[] = [];
+      for (const { certificateId, flags } of batch) {
         for (const flag of flags) {
-          const inserted = await tx.alert.createManyAndReturn({
-            data: [{ certificateId, threshold: flag.threshold, flaggedAt: flag.flaggedAt }],
-            skipDuplicates: true,
-            select: { id: true },
-          });
-          const alert = inserted[0];
-          if (!alert) continue;
-          created += 1;
+          const alertId = randomUUID();
+          alerts.push({ id: alertId, certificate_id: certificateId, threshold: flag.threshold, flagged_at: flag.flaggedAt.toISOString() });
           for (const notification of flag.notifications) {
-            const recipient = await tx.service.findUnique({ where: { name: notification.recipientService }, select: { id: true } });
-            if (!recipient) continue;
-            await tx.notification.create({
-              data: {
-                recipientId: recipient.id,
-                alertId: alert.id,
-                eventType: notification.eventType,
-                idempotencyKey: notification.idempotencyKey,
-                payload: notification.payload as Prisma.InputJsonValue,
-                nextAttemptAt: flag.flaggedAt,
-              },
+            notifications.push({
+              id: randomUUID(),
+              alert_id: alertId,
+              recipient: notification.recipientService,
+              event_type: notification.eventType,
+              idempotency_key: notification.idempotencyKey,
+              payload: notification.payload,
+              next_attempt_at: flag.flaggedAt.toISOString(),
             });
           }
         }
-        await tx.certificate.update({ where: { id: certificateId }, data: { nextFlagAt } });
-        return created;
-      }),
-    );
+      }
+      const next = batch.map(({ certificateId, nextFlagAt }) => ({ id: certificateId, next_flag_at: nextFlagAt?.toISOString() ?? null }));
+      // One statement, so one atomic unit: a flag that already exists is skipped with its
+      // notifications (a re-run never notifies twice); the foreign keys between the new rows are
+      // checked at the end of the statement.
+      const [result] = await this.prisma.$queryRaw<{ created: number }[]>`
+        WITH new_alerts AS (
+          INSERT INTO alerts (id, certificate_id, threshold, flagged_at)
+          SELECT a.id, a.certificate_id, a.threshold, a.flagged_at
+          FROM jsonb_to_recordset(${JSON.stringify(alerts)}::jsonb) AS a(id uuid, certificate_id uuid, threshold text, flagged_at timestamptz)
+          ON CONFLICT (certificate_id, threshold) DO NOTHING
+          RETURNING id
+        ), new_notifications AS (
+          INSERT INTO notifications (id, recipient_id, alert_id, event_type, idempotency_key, payload, next_attempt_at)
+          SELECT n.id, s.id, n.alert_id, n.event_type, n.idempotency_key, n.payload, n.next_attempt_at
+          FROM jsonb_to_recordset(${JSON.stringify(notifications)}::jsonb)
+            AS n(id uuid, alert_id uuid, recipient text, event_type text, idempotency_key text, payload jsonb, next_attempt_at timestamptz)
+          JOIN new_alerts a ON a.id = n.alert_id
+          JOIN services s ON s.name = n.recipient
+          RETURNING id
+        ), rescheduled AS (
+          UPDATE certificates AS c SET next_flag_at = v.next_flag_at
+          FROM jsonb_to_recordset(${JSON.stringify(next)}::jsonb) AS v(id uuid, next_flag_at timestamptz)
+          WHERE c.id = v.id
+          RETURNING c.id
+        )
+        SELECT (SELECT count(*) FROM new_alerts)::int AS created`;
+      return result?.created ?? 0;
+    });
   }
 
   markExpired(now: Date, limit: number): Promise<DueCertificate[]> {
