@@ -25,7 +25,7 @@ import { benchIssuance } from './issuance-scenario.ts';
 import { cpuSnapshot, otherCpuShare } from './machine-load.ts';
 import { measureInsertRate, measureSignRate } from './raw-limits.ts';
 import { benchOcspThroughput, benchRevocationLatency } from './revocation-scenario.ts';
-import { startServerProcess, type ServerProcess } from './server-process.ts';
+import { buildServer, startServerProcess, type ServerProcess } from './server-process.ts';
 import { summarize } from './stats.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -96,7 +96,9 @@ async function main(): Promise<number> {
     log(`  crypto.sign P-256: ${signRuns.at(-1)?.toFixed(0)}/s; PostgreSQL inserts (${plan.limits.insertConnections} connections): ${inserts.perSecond.toFixed(0)}/s`);
   }
 
-  log('starting Trustroot (child process)');
+  log('building the server (npm run build)');
+  await buildServer();
+  log('starting Trustroot (child process, node dist/src/bin/server.js)');
   server = await startServerProcess({ databaseUrl: database.url, logLevel: serverLogLevel, nodeArgs: serverNodeArgs });
   const idleRssMB = await server.rssMB();
   log(`  pid ${server.pid}, ${server.apiUrl}, ${server.publicUrl}, RSS ${idleRssMB.toFixed(0)} MB`);

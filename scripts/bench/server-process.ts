@@ -36,6 +36,26 @@ export interface ServerProcessOptions {
   logLevel: string;
   /** Extra Node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it under load. */
   nodeArgs?: string[];
+  /**
+   * Run `src/bin/server.ts` through tsx (`npm start`) instead of the compiled server
+   * (`npm run build && npm run start:built`, what production runs): the tsx loader adds its own
+   * thread and memory, which is not the server's.
+   */
+  fromSource?: boolean;
+}
+
+/** The compiled server, relative to the repository; `buildServer()` writes it. */
+const BUILT_SERVER = 'dist/src/bin/server.js';
+
+/** `npm run build`: compiles the server to dist/ (git-ignored), as a production deployment does. */
+export async function buildServer(): Promise<void> {
+  const child = spawn('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`npm run build failed (exit ${code}): ${stderr.trim()}`);
 }
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -95,7 +115,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const logFile = path.join(dataDir, 'server.log');
   const log = createWriteStream(logFile);
   await new Promise((resolve) => log.once('open', resolve));
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/bin/server.ts'], {
+  const entry = options.fromSource ? ['--import', 'tsx', 'src/bin/server.ts'] : [BUILT_SERVER];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
     cwd: REPO_ROOT,
     stdio: ['ignore', log, log],
     env: childEnvironment({
