@@ -18,6 +18,18 @@ function findCommand(commands: readonly CliCommand[], words: string[]): CliComma
   return best;
 }
 
+/** The longest leading words of `words` that name a group of commands (`token`, `token api`), or []. */
+function groupPrefix(commands: readonly CliCommand[], words: string[]): string[] {
+  let longest: string[] = [];
+  for (let length = 1; length <= words.length; length++) {
+    const prefix = words.slice(0, length);
+    const isGroup = commands.some((command) => command.path.length > length && prefix.every((word, index) => command.path[index] === word));
+    if (!isGroup) break;
+    longest = prefix;
+  }
+  return longest;
+}
+
 async function version(): Promise<string> {
   try {
     const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -50,12 +62,13 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly CliCo
   const words = helpFor ?? argv;
   const command = findCommand(commands, words);
   if (!command) {
-    const isGroup = commands.some((candidate) => candidate.path[0] === first && candidate.path.length > 1);
-    if (isGroup) {
-      const wantsHelp = helpFor !== undefined || argv.includes('--help') || argv.includes('-h');
-      (wantsHelp ? io.stdout : io.stderr).write(renderOverview(commands, [first]));
+    const group = groupPrefix(commands, words);
+    if (group.length > 0) {
+      const wantsHelp = helpFor !== undefined || words.includes('--help') || words.includes('-h');
+      (wantsHelp ? io.stdout : io.stderr).write(renderOverview(commands, group));
       if (wantsHelp) return ExitCode.ok;
-      return reportError(io, first, new UsageError(argv[1] === undefined ? 'a subcommand is needed' : `unknown subcommand "${argv[1]}"`));
+      const next = words[group.length];
+      return reportError(io, group.join(' '), new UsageError(next === undefined || next.startsWith('-') ? 'a subcommand is needed' : `unknown subcommand "${next}"`));
     }
     return reportError(io, '', new UsageError(`unknown command "${words[0] ?? ''}"; run 'trustroot --help' for the list`));
   }
