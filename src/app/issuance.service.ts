@@ -16,10 +16,10 @@ import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
 import { generateSerialNumber } from '../domain/serial-number.ts';
 import { parseRequestedTtl, validityWindow, NOT_BEFORE_BACKDATE_MS } from '../domain/validity.ts';
 import type { SubjectAlternativeNames } from '../domain/x509/certificate-builder.ts';
-import { certificateFacts, certificatePem, derCertificatePem, type CertificateFacts } from '../domain/x509/certificate-facts.ts';
-import type { CertificateTemplate } from '../domain/x509/certificate-template.ts';
+import { certificatePem, derCertificatePem, type CertificateFacts } from '../domain/x509/certificate-facts.ts';
 import { nodeCrypto, x509 } from '../domain/x509/crypto-provider.ts';
-import { prepareLeafCertificate, signCertificateTemplate } from '../domain/x509/leaf-certificate.ts';
+import { prepareFastLeaf, signFastLeaf, type FastLeafTemplate } from '../domain/x509/fast-leaf.ts';
+import { leafIssuerParts, type LeafIssuerParts } from '../domain/x509/leaf-der-encoder.ts';
 import { buildPkcs12 } from '../domain/x509/pkcs12-bundle.ts';
 import type { CaHierarchy, LoadedIssuer } from './ca-hierarchy.service.ts';
 import type { RequestContext } from './request-context.ts';
@@ -98,6 +98,9 @@ const ISSUING_CAS = new Set(CA_HIERARCHY.filter((d) => d.kind === 'intermediate'
  * only after that transaction commits.
  */
 export class IssuanceService {
+  /** Per issuer, what every leaf shares (issuer name, AKI, signature algorithm, native key). */
+  private readonly leafParts = new WeakMap<LoadedIssuer['signer'], LeafIssuerParts>();
+
   constructor(private readonly deps: IssuanceDependencies) {}
 
   async issue(context: RequestContext, request: IssueRequest): Promise<IssuedCertificate> {
@@ -144,12 +147,12 @@ export class IssuanceService {
     const commonName = key.csrCommonName !== undefined && flattenNames(sans).includes(key.csrCommonName.toLowerCase()) ? key.csrCommonName.toLowerCase() : undefined;
     const issuer = this.deps.hierarchy.get(profile.issuer);
     const now = this.deps.clock.now();
-    const template = await this.prepare(profile, issuer, key, sans, commonName, validityWindow(now, ttl, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
+    const template = this.prepare(profile, issuer, key, sans, commonName, validityWindow(now, ttl, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
     await this.lintOrRefuse(template, issuer, profile, context, caller);
     const outcome = await this.deps.store.commitIssuance({
       bootstrapTokenId: subject.bootstrapTokenId,
       now,
-      sign: async () => certificateFacts(await signCertificateTemplate(template, issuer.signer)),
+      sign: async () => signFastLeaf(template, this.issuerParts(issuer)).facts,
       record: (facts) => ({
         certificate: {
           issuerName: profile.issuer,
@@ -208,11 +211,11 @@ export class IssuanceService {
     const lifetimeSeconds = Math.max(1, Math.round((current.notAfter.getTime() - current.notBefore.getTime() - NOT_BEFORE_BACKDATE_MS) / 1000));
     const issuer = this.deps.hierarchy.get(profile.issuer);
     const now = this.deps.clock.now();
-    const template = await this.prepare(profile, issuer, key, currentNames, current.commonName, validityWindow(now, lifetimeSeconds, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
+    const template = this.prepare(profile, issuer, key, currentNames, current.commonName, validityWindow(now, lifetimeSeconds, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
     await this.lintOrRefuse(template, issuer, profile, context, caller);
     const facts = await this.deps.store.inTransaction(async (tx) => {
       if (!(await tx.supersede(current.id, now))) throw new DomainError('conflict', 'this certificate was already renewed, revoked or expired');
-      const facts = certificateFacts(await signCertificateTemplate(template, issuer.signer));
+      const facts = signFastLeaf(template, this.issuerParts(issuer)).facts;
       await tx.recordCertificate({
         issuerName: profile.issuer,
         serviceName: service.name,
@@ -336,25 +339,38 @@ export class IssuanceService {
     sans: SubjectAlternativeNames,
     commonName: string | undefined,
     window: { notBefore: Date; notAfter: Date },
-  ): Promise<CertificateTemplate> {
+  ): FastLeafTemplate {
     if (!ISSUING_CAS.has(profile.issuer)) throw new Error(`profile ${profile.name} names a non-issuing CA`);
     const urls = issuerUrls(this.deps.publicHttpUrl, profile.issuer);
-    return prepareLeafCertificate({
-      serialHex: generateSerialNumber(this.deps.random),
-      ...window,
-      commonName,
-      sans,
-      subjectPublicKey: key.publicKey,
-      keyAlgorithm: key.keyAlgorithm,
-      keyUsages: profile.keyUsages,
-      extendedKeyUsages: profile.extendedKeyUsages,
-      issuer: issuer.signer,
-      locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl, ocspUrl: urls.ocsp },
-    });
+    // Encoded straight to DER from precomputed parts; test/unit/domain/x509/fast-leaf.test.ts
+    // proves the bytes equal those of @peculiar/x509's generator (leaf-certificate.ts).
+    return prepareFastLeaf(
+      {
+        serialHex: generateSerialNumber(this.deps.random),
+        ...window,
+        commonName,
+        sans,
+        subjectPublicKey: key.publicKey,
+        keyAlgorithm: key.keyAlgorithm,
+        keyUsages: profile.keyUsages,
+        extendedKeyUsages: profile.extendedKeyUsages,
+        locations: { caIssuersUrl: urls.certificate, crlUrl: urls.crl, ocspUrl: urls.ocsp },
+      },
+      this.issuerParts(issuer),
+    );
+  }
+
+  private issuerParts(issuer: LoadedIssuer): LeafIssuerParts {
+    let parts = this.leafParts.get(issuer.signer);
+    if (!parts) {
+      parts = leafIssuerParts(issuer.signer);
+      this.leafParts.set(issuer.signer, parts);
+    }
+    return parts;
   }
 
   /** A template that fails lint is never signed; the refusal is audited. */
-  private async lintOrRefuse(template: CertificateTemplate, issuer: LoadedIssuer, profile: CertificateProfile, context: RequestContext, caller: Principal): Promise<void> {
+  private async lintOrRefuse(template: FastLeafTemplate, issuer: LoadedIssuer, profile: CertificateProfile, context: RequestContext, caller: Principal): Promise<void> {
     const failures = lintCertificate(template, { issuerCertificate: issuer.signer.certificate, profile });
     if (failures.length === 0) return;
     await this.deps.store.inTransaction((tx) =>
