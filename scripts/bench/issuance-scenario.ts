@@ -2,6 +2,7 @@ import type { BenchPlan } from './bench-plan.ts';
 import { runClosedLoop, type LoadResult } from './closed-loop.ts';
 import { makeCsrs } from './csr-pool.ts';
 import { createBenchClient, type BenchClient } from './http-client.ts';
+import { machineBusySeconds } from './machine-load.ts';
 import { observeServer, type ServerProcess } from './server-process.ts';
 import { summarizeField, type Summary } from './stats.ts';
 import { issueCertificate, mintBootstrapTokens, registerService } from './trustroot-api.ts';
@@ -23,6 +24,13 @@ export interface IssuanceCell {
   peakRssMB: Summary;
   /** Server CPU time (every thread) per certificate issued (ms): the cost, whatever the machine's load. */
   serverCpuMsPerCert: Summary;
+  /**
+   * CPU time of the whole machine per certificate (ms): server, PostgreSQL, this load generator
+   * and anything else running. Cores × 1000 / this is the most the machine could issue.
+   */
+  machineCpuMsPerCert: Summary;
+  /** This load generator's CPU per certificate (ms): TLS and HTTP on the client side. */
+  clientCpuMsPerCert: Summary;
 }
 
 export const ISSUANCE_SERVICE = 'bench-issuance';
@@ -45,11 +53,13 @@ async function issuanceRun(
   concurrency: number,
   count: number,
   csrs: string[],
-): Promise<LoadResult & { peakRssMB: number; cpuMsPerCert: number }> {
+): Promise<LoadResult & { peakRssMB: number; cpuMsPerCert: number; machineCpuMsPerCert: number; clientCpuMsPerCert: number }> {
   // Untimed: one single-use token per request, minted through the API as an operator would.
   const tokens = auth === 'bootstrap' ? await mintBootstrapTokens(admin, server.adminToken, new Array<string>(count).fill(ISSUANCE_SERVICE)) : [];
   const api = await warmClient(server, concurrency);
   try {
+    const machineBefore = await machineBusySeconds();
+    const clientBefore = process.cpuUsage();
     const { result, peakRssMB, cpuSeconds } = await observeServer(server, () =>
       runClosedLoop(count, concurrency, async (index) => {
         const csr = csrs[index % csrs.length] ?? '';
@@ -60,7 +70,16 @@ async function issuanceRun(
         return outcome.error;
       }),
     );
-    return { ...result, peakRssMB, cpuMsPerCert: (cpuSeconds * 1000) / Math.max(1, result.requests - result.errors) };
+    const client = process.cpuUsage(clientBefore);
+    const machineSeconds = (await machineBusySeconds()) - machineBefore;
+    const issued = Math.max(1, result.requests - result.errors);
+    return {
+      ...result,
+      peakRssMB,
+      cpuMsPerCert: (cpuSeconds * 1000) / issued,
+      machineCpuMsPerCert: (machineSeconds * 1000) / issued,
+      clientCpuMsPerCert: (client.user + client.system) / 1000 / issued,
+    };
   } finally {
     api.close();
   }
@@ -91,7 +110,7 @@ export async function benchIssuance(server: ServerProcess, admin: BenchClient, p
         log(
           `  issuance ${auth.padEnd(9)} c=${String(concurrency).padStart(2)} #${repetition + 1}: ${run.perSecond.toFixed(0)} certs/s, ` +
             `p50 ${run.p50Ms.toFixed(1)} ms, p99 ${run.p99Ms.toFixed(1)} ms, errors ${run.errors}, RSS ${run.peakRssMB.toFixed(0)} MB, ` +
-            `server CPU ${run.cpuMsPerCert.toFixed(1)} ms/cert`,
+            `CPU per cert: server ${run.cpuMsPerCert.toFixed(1)} ms, client ${run.clientCpuMsPerCert.toFixed(1)} ms, machine ${run.machineCpuMsPerCert.toFixed(1)} ms`,
         );
       }
       cells.push({
@@ -105,6 +124,8 @@ export async function benchIssuance(server: ServerProcess, admin: BenchClient, p
         errorSamples: [...new Set(runs.flatMap((r) => r.errorSamples))].slice(0, 5),
         peakRssMB: summarizeField(runs, (r) => r.peakRssMB),
         serverCpuMsPerCert: summarizeField(runs, (r) => r.cpuMsPerCert),
+        machineCpuMsPerCert: summarizeField(runs, (r) => r.machineCpuMsPerCert),
+        clientCpuMsPerCert: summarizeField(runs, (r) => r.clientCpuMsPerCert),
       });
     }
   }

@@ -27,12 +27,17 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
   return { ppid: Number(fields[1]), ticks };
 }
 
+/** Busy CPU time of the whole machine so far (user, nice, system, irq, softirq), seconds. */
+export async function machineBusySeconds(): Promise<number> {
+  const stat = await readFile('/proc/stat', 'utf8');
+  const [, user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = (stat.split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
+  return (user + nice + system + irq + softirq) / USER_HZ;
+}
+
 /** The machine's busy time and ours, so that the report can tell how much other processes took. */
 export async function cpuSnapshot(): Promise<CpuSnapshot> {
   const at = performance.now();
-  const stat = await readFile('/proc/stat', 'utf8');
-  const [, user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = (stat.split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
-  const machineBusy = (user + nice + system + irq + softirq) / USER_HZ;
+  const machineBusy = await machineBusySeconds();
   const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
   const stats = new Map<number, ProcStat>();
   await Promise.all(
