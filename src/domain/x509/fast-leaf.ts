@@ -94,8 +94,31 @@ export function prepareFastLeaf(params: FastLeafParams, parts: LeafIssuerParts):
     sans: params.sans,
     subjectPublicKey,
     keyAlgorithm: params.keyAlgorithm,
-    extensions: extensionsDer.map((der) => new x509.Extension(der)),
+    extensions: extensionsDer.map(extensionOf),
   };
+}
+
+/** Wrappers of recently seen extension DER, least recently used first. */
+const wrappers = new Map<string, x509.Extension>();
+const WRAPPER_CACHE_SIZE = 64;
+
+/**
+ * The x509.Extension of an encoded extension. The profile's extensions are the same bytes on
+ * every certificate, so their (asn1js-parsed) wrappers are shared rather than parsed per
+ * request; nothing mutates one. Per-certificate ones (SAN, SKI) pass through a bounded cache.
+ */
+function extensionOf(der: DerBytes): x509.Extension {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  const hit = wrappers.get(key);
+  if (hit !== undefined) {
+    wrappers.delete(key);
+    wrappers.set(key, hit);
+    return hit;
+  }
+  const extension = new x509.Extension(der);
+  wrappers.set(key, extension);
+  if (wrappers.size > WRAPPER_CACHE_SIZE) wrappers.delete(wrappers.keys().next().value as string);
+  return extension;
 }
 
 function sha256Hex(data: Uint8Array): string {
