@@ -53,6 +53,8 @@ export interface IssuedCertificate {
   privateKeyPem?: string;
   /** DER PKCS#12, only when asked for with server-side key generation. */
   pkcs12?: Uint8Array;
+  /** True when this is a renewal issued earlier, sent again (its first answer was lost). */
+  resent?: boolean;
 }
 
 export interface IssuanceDependencies {
@@ -119,6 +121,9 @@ export class IssuanceService {
   async renew(context: RequestContext, request: { csr?: string }): Promise<IssuedCertificate> {
     const started = this.deps.clock.now().getTime();
     try {
+      if (!context.principal && context.replacedCertificateSerial !== undefined) {
+        return await this.resendRenewal(context, context.replacedCertificateSerial, request);
+      }
       const renewed = await this.renewOnce(context, request);
       this.deps.metrics?.certificateRenewed(renewed.profile, (this.deps.clock.now().getTime() - started) / 1000);
       return renewed;
@@ -238,6 +243,56 @@ export class IssuanceService {
       return facts;
     });
     return this.result(facts, profile, service.name, issuer, key, undefined);
+  }
+
+  /**
+   * A renewal whose answer was lost: the caller holds the replaced certificate (verified over
+   * mTLS) and asks again. It gets the renewal already issued, if that is still active and for
+   * the key it asks for (the same key, or its CSR's), and nothing new is signed. Anything else
+   * is refused: a replaced certificate never authenticates more than this.
+   */
+  private async resendRenewal(context: RequestContext, replacedSerial: string, request: { csr?: string }): Promise<IssuedCertificate> {
+    const refusal = new DomainError('unauthorized', context.authenticationRefusal ?? 'the client certificate was replaced by a renewal');
+    const replaced = await this.deps.certificates.findBySerial(replacedSerial);
+    if (!replaced?.renewedBySerial || !replaced.serviceName) throw refusal;
+    const renewal = await this.deps.certificates.findBySerial(replaced.renewedBySerial);
+    const now = this.deps.clock.now();
+    if (!renewal || renewal.status !== 'active' || renewal.notAfter <= now) {
+      throw new DomainError('unauthorized', `the client certificate was replaced by ${replaced.renewedBySerial}, which is no longer active`);
+    }
+    const service = await this.deps.services.findService(replaced.serviceName);
+    if (!service?.enabled) throw new DomainError('forbidden', `service ${replaced.serviceName} is disabled`);
+    const requestedKey = request.csr !== undefined ? (await parseCsr(request.csr)).spkiSha256 : replaced.spkiSha256;
+    if (renewal.spkiSha256 !== requestedKey) {
+      throw new DomainError('conflict', `this certificate was already renewed as ${renewal.serialHex} for ${request.csr !== undefined ? 'another' : 'a new'} key; it cannot be renewed again`);
+    }
+    await this.deps.store.inTransaction((tx) =>
+      tx.audit([
+        {
+          occurredAt: now,
+          actor: `mtls:${replaced.serialHex}`,
+          actorRole: `service:${replaced.serviceName}`,
+          sourceAddress: context.sourceAddress,
+          requestId: context.requestId,
+          action: 'certificate.renewal_resent',
+          targetType: 'certificate',
+          targetId: renewal.serialHex,
+          details: { service: replaced.serviceName, replaces: replaced.serialHex },
+        },
+      ]),
+    );
+    const profile = this.deps.profiles.get(renewal.profile);
+    const chain = this.deps.hierarchy.chain(this.deps.hierarchy.get(profile.issuer).record.name);
+    return {
+      serialHex: renewal.serialHex,
+      notBefore: renewal.notBefore,
+      notAfter: renewal.notAfter,
+      profile: renewal.profile,
+      serviceName: renewal.serviceName,
+      certificatePem: derCertificatePem(renewal.der),
+      chainPem: chain.map(certificatePem).join(''),
+      resent: true,
+    };
   }
 
   /** When the lifecycle scan should first look at a new certificate. */

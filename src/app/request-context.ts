@@ -5,6 +5,8 @@ export interface RequestContext {
   principal: Principal | undefined;
   /** Why a presented client certificate was not accepted, if one was (shown on a 401). */
   authenticationRefusal?: string;
+  /** Serial of a presented client certificate that a renewal replaced (see Authentication). */
+  replacedCertificateSerial?: string;
   requestId?: string;
   sourceAddress?: string;
 }

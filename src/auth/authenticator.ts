@@ -19,6 +19,11 @@ export interface Authentication {
   principal: Principal | undefined;
   /** Why a presented client certificate was not accepted (for a 401's detail). */
   refusal?: string;
+  /**
+   * A verified client certificate that a renewal replaced: it authenticates nothing, but its
+   * holder may fetch that renewal again (a renewal whose answer was lost), and only that.
+   */
+  replacedCertificateSerial?: string;
 }
 
 const INVALID_TOKEN = 'the bearer token is invalid, expired, revoked or already used';
@@ -69,7 +74,9 @@ export class Authenticator {
     if (record.issuerName !== PRODUCTION_ISSUER) return { principal: undefined, refusal: 'test certificates do not authenticate' };
     const now = this.clock.now();
     if (record.status === 'revoked') return { principal: undefined, refusal: 'the client certificate is revoked' };
-    if (record.status === 'superseded') return { principal: undefined, refusal: 'the client certificate was replaced by a renewal' };
+    if (record.status === 'superseded') {
+      return { principal: undefined, refusal: 'the client certificate was replaced by a renewal', replacedCertificateSerial: record.serialHex };
+    }
     if (record.status === 'expired' || record.notAfter <= now) return { principal: undefined, refusal: 'the client certificate has expired' };
     const service = await this.services.findService(record.serviceName);
     if (!service?.enabled) return { principal: undefined, refusal: `service ${record.serviceName} is disabled` };

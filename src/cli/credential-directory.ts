@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { access, constants, mkdir, readFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CliFailure } from './cli-failure.ts';
 import { writeFilesAtomically, type FileToWrite } from './write-files-atomically.ts';
@@ -11,6 +11,8 @@ export const CREDENTIAL_FILES = {
   chain: 'chain.pem',
   root: 'ca.pem',
   pkcs12: 'bundle.p12',
+  /** A re-keying renewal's new key, kept until its certificate is written: a retry reuses it. */
+  pendingKey: 'key.pem.next',
 } as const;
 
 /** What a service holds: its key and certificate, the chain to present, the root to trust. */
@@ -98,6 +100,24 @@ export class CredentialDirectory {
       throw new CliFailure(`writing to ${this.dir} failed (${(error as NodeJS.ErrnoException).code ?? String(error)}); the previous files are unchanged`, undefined, { cause: error });
     }
     return files.map((file) => this.file(file.name));
+  }
+
+  /** The key of a re-keying renewal that has not completed yet, if any. */
+  async readPendingKey(): Promise<string | undefined> {
+    return this.readText(CREDENTIAL_FILES.pendingKey, false);
+  }
+
+  /** Keeps a re-keying renewal's new key (0600) before the request is sent. */
+  async writePendingKey(keyPem: string): Promise<void> {
+    try {
+      await writeFilesAtomically(this.dir, [{ name: CREDENTIAL_FILES.pendingKey, content: keyPem, mode: 0o600 }]);
+    } catch (error) {
+      throw new CliFailure(`writing ${this.file(CREDENTIAL_FILES.pendingKey)} failed (${(error as NodeJS.ErrnoException).code ?? String(error)}); nothing was requested`, undefined, { cause: error });
+    }
+  }
+
+  async removePendingKey(): Promise<void> {
+    await rm(this.file(CREDENTIAL_FILES.pendingKey), { force: true });
   }
 
   private async readText(name: string, required: boolean): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata polyfill first.
 import 'reflect-metadata';
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import type { KeyType } from './key-type.ts';
@@ -63,13 +63,33 @@ function escapeDnValue(value: string): string {
  */
 export async function generateKeyAndCsr(keyType: KeyType, subject: CsrSubject): Promise<KeyAndCsr> {
   if (subject.sans.length === 0) throw new RangeError('a certificate request needs at least one name');
-  const { generate, sign } = algorithms(keyType);
-  const keys = (await crypto.subtle.generateKey(generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey(algorithms(keyType).generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return csrFor(keys, keyType, subject);
+}
+
+/**
+ * A new PKCS#10 request for a key this host already holds (PKCS#8 PEM), e.g. to retry a
+ * re-keying renewal whose answer was lost with the same key.
+ */
+export async function csrForKey(privateKeyPem: string, keyType: KeyType, subject: CsrSubject): Promise<KeyAndCsr> {
+  if (subject.sans.length === 0) throw new RangeError('a certificate request needs at least one name');
+  const { generate } = algorithms(keyType);
+  const privateKey = createPrivateKey(privateKeyPem);
+  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const keys: CryptoKeyPair = {
+    privateKey: await crypto.subtle.importKey('pkcs8', pkcs8, generate, true, ['sign']),
+    publicKey: await crypto.subtle.importKey('spki', spki, generate, true, ['verify']),
+  };
+  return csrFor(keys, keyType, subject);
+}
+
+async function csrFor(keys: CryptoKeyPair, keyType: KeyType, subject: CsrSubject): Promise<KeyAndCsr> {
   const csr = await x509.Pkcs10CertificateRequestGenerator.create(
     {
       ...(subject.commonName ? { name: `CN=${escapeDnValue(subject.commonName)}` } : {}),
       keys,
-      signingAlgorithm: sign,
+      signingAlgorithm: algorithms(keyType).sign,
       extensions: [new x509.SubjectAlternativeNameExtension(subject.sans.map(generalName))],
     },
     crypto,

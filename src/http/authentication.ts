@@ -28,6 +28,7 @@ export function authentication(authenticator: Authenticator) {
     const context: RequestContext = {
       principal: result.principal,
       authenticationRefusal: result.refusal,
+      ...(result.replacedCertificateSerial !== undefined ? { replacedCertificateSerial: result.replacedCertificateSerial } : {}),
       requestId: String(res.locals.requestId ?? ''),
       sourceAddress: req.socket.remoteAddress,
     };

@@ -168,7 +168,7 @@ describe('the trustroot CLI against a real Trustroot', () => {
     connection = { TRUSTROOT_CA_URL: trustroot.apiUrl, TRUSTROOT_PUBLIC_URL: trustroot.publicUrl, TRUSTROOT_ROOT_FINGERPRINT: fingerprint };
     admin = await TrustrootClient.connect({ caUrl: trustroot.apiUrl, publicUrl: trustroot.publicUrl, rootFingerprint: fingerprint, token: adminToken });
     const policy = (name: string) => ({ name, owner: 'cli-tests', dnsNames: [`${name}.svc`, `*.${name}.svc`], uris: [`spiffe://corp/ns/prod/${name}`], profiles: ['peer'] });
-    await Promise.all(['billing', 'ledger', 'sidecar', 'pinning', 'refusals', 'liveness', 'keyed'].map((name) => admin.createService(policy(name))));
+    await Promise.all(['billing', 'ledger', 'sidecar', 'pinning', 'refusals', 'liveness', 'keyed', 'retry'].map((name) => admin.createService(policy(name))));
     const [security, ci] = await Promise.all([
       admin.createApiToken({ role: 'security', name: 'cli-security' }),
       admin.createApiToken({ role: 'ci', name: 'cli-ci' }),
@@ -422,6 +422,44 @@ describe('the trustroot CLI against a real Trustroot', () => {
       assert.match(garbage.stderr, /key\.pem is not a readable private key/);
       const record = await admin.getCertificate(serial);
       assert.equal(record.status, 'active', 'the CA was never asked');
+    });
+
+    it('a renewal whose answer was lost is fetched again by renew (same key, and with --rekey the kept new key); nothing new is signed', LIMIT, async () => {
+      const out = await bootstrap('retry', ['retry.svc']);
+      const read = async (name: string) => readFile(path.join(out, name), 'utf8');
+      const holder = async () => admin.withCredentials({ clientCertificate: { keyPem: await read('key.pem'), certificatePem: await read('cert.pem'), chainPem: await read('chain.pem') } });
+      const count = async () => (await admin.listCertificates({ service: 'retry' })).certificates.length;
+
+      // A renewal the CA committed but whose answer never reached the host.
+      const lost = await (await holder()).renewCertificate();
+      const issuedBefore = await count();
+      const same = await cli(['renew', '--dir', out, '--json']);
+      assert.equal(same.code, 0, show(same));
+      assert.equal((JSON.parse(same.stdout) as { serial: string }).serial, lost.serial);
+      assert.equal(serialOf(await certificateIn(out)), lost.serial);
+      assert.equal(await count(), issuedBefore, 'the renewal was sent again, not issued again');
+
+      // A re-keying renewal lost the same way: the CLI kept its new key in key.pem.next before asking.
+      const names = { sans: ['retry.svc'] };
+      const pending = await generateKeyAndCsr('p256', names);
+      await writeFile(path.join(out, 'key.pem.next'), pending.privateKeyPem, { mode: 0o600 });
+      const lostRekey = await (await holder()).renewCertificate({ csr: pending.csrPem });
+      const rekeyed = await cli(['renew', '--dir', out, '--rekey', '--json']);
+      assert.equal(rekeyed.code, 0, show(rekeyed));
+      assert.equal((JSON.parse(rekeyed.stdout) as { serial: string }).serial, lostRekey.serial);
+      assert.equal(await read('key.pem'), pending.privateKeyPem, 'the kept key became key.pem');
+      assert.deepEqual((await readdir(out)).sort(), ['ca.pem', 'cert.pem', 'chain.pem', 'key.pem'], 'key.pem.next is gone');
+      assert.equal(await count(), issuedBefore + 1);
+
+      // Had the kept key been lost too, the CA refuses to certify yet another key (exit 4) and the files stay.
+      await (await holder()).renewCertificate({ csr: (await generateKeyAndCsr('p256', names)).csrPem });
+      const before = await snapshot(out);
+      const refused = await cli(['renew', '--dir', out, '--rekey']);
+      assert.equal(refused.code, 4, show(refused));
+      assert.match(refused.stderr, /already renewed/);
+      const after = await snapshot(out);
+      delete after['key.pem.next'];
+      assert.deepEqual(after, before);
     });
 
     it('renew --daemon renews before expiry, runs --exec after each rotation, and stops on SIGTERM', LIMIT, async () => {

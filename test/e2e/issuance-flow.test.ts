@@ -542,11 +542,26 @@ describe('issuance, mTLS, renewal and inventory over real HTTPS', () => {
       assert.equal(newRecord.spkiSha256, oldRecord.spkiSha256);
     });
 
-    it('the old certificate can no longer renew nor read the inventory (401)', async () => {
-      const problem = assertProblem(await asService(firstIdentity, 'POST', '/v1/certificates/renew'), 401, 'unauthorized');
-      assert.match(problem.detail, /replaced by a renewal/);
+    it('the old certificate reads nothing (401); asking to renew again resends the renewal it already got (200, nothing new signed)', async () => {
       assertProblem(await asService(firstIdentity, 'GET', '/v1/certificates'), 401, 'unauthorized');
       assertProblem(await asService(firstIdentity, 'GET', `/v1/certificates/${firstIdentity.serial}`), 401, 'unauthorized');
+      const before = (await list('?service=compliance')).certificates.length;
+      // As a sidecar whose first answer was lost would: the same request, with the old certificate.
+      const resent = parseJson<IssuedCertificateDto>(await asService(firstIdentity, 'POST', '/v1/certificates/renew'), 200);
+      assert.equal(resent.serial, chainOfCustody[1]);
+      assert.equal(resent.certificate, identities.get('compliance')?.certificatePem);
+      assert.equal((await list('?service=compliance')).certificates.length, before, 'no certificate was issued');
+      const db = new pg.Client({ connectionString: trustroot.database.url });
+      await db.connect();
+      try {
+        const audited = await db.query<{ actor: string }>("SELECT actor FROM audit_events WHERE action = 'certificate.renewal_resent' AND target_id = $1", [resent.serial]);
+        assert.deepEqual(
+          audited.rows.map((row) => row.actor),
+          [`mtls:${firstIdentity.serial}`],
+        );
+      } finally {
+        await db.end();
+      }
     });
 
     it('renewal with a new CSR (new key, same names) carries the CSR’s key', async () => {
@@ -568,6 +583,12 @@ describe('issuance, mTLS, renewal and inventory over real HTTPS', () => {
       // The re-keyed identity works: it reads its own record over mTLS.
       const own = parseJson<CertificateDto>(await asService(identities.get('compliance') ?? current, 'GET', `/v1/certificates/${renewed.serial}`), 200);
       assert.equal(own.serial, renewed.serial);
+      // A retry of this renewal (same CSR) is resent; without the CSR it would be for the old key: 409.
+      assert.equal(parseJson<IssuedCertificateDto>(await asService(current, 'POST', '/v1/certificates/renew', { csr: csr.csrPem }), 200).serial, renewed.serial);
+      assertProblem(await asService(current, 'POST', '/v1/certificates/renew'), 409, 'conflict');
+      // The first certificate's renewal has itself been replaced: nothing to resend any more.
+      const stale = assertProblem(await asService(firstIdentity, 'POST', '/v1/certificates/renew'), 401, 'unauthorized');
+      assert.match(stale.detail, /no longer active/);
     });
 
     it('renewal with a CSR for other names (even ones the policy allows) is 403 policy_violation, and changes nothing', async () => {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { KeyAndCsr } from '../../client/generate-key-and-csr.ts';
 import { KEY_TYPES, keyTypeOf, type KeyType } from '../../client/key-type.ts';
 import { sha256Fingerprint, spkiSha256Fingerprint } from '../../client/sha256-fingerprint.ts';
@@ -35,6 +35,17 @@ function serialOf(certificate: X509Certificate): string {
   return certificate.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
+/** The pending key of an unfinished re-keying renewal, when it is readable and of the wanted type. */
+async function pendingKeyOfType(directory: CredentialDirectory, keyType: KeyType): Promise<string | undefined> {
+  const pem = await directory.readPendingKey().catch(() => undefined);
+  if (pem === undefined) return undefined;
+  try {
+    return keyTypeOf(createPrivateKey(pem)) === keyType ? pem : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One renewal: read and check DIR's credentials (a missing or mismatched key fails here, before
  * anything is sent or written), renew over mTLS with them, and replace the files atomically.
@@ -49,9 +60,14 @@ async function renewOnce(context: CommandContext, settings: RenewSettings): Prom
     const keyType = settings.keyType ?? keyTypeOf(held.key);
     if (keyType === undefined) throw new CliFailure('the current key type is not one Trustroot issues for; choose one with --key-type');
     // Loaded on use only: @peculiar/x509 is slow to load.
-    const [{ certificateNames }, { generateKeyAndCsr }] = await Promise.all([import('../../client/certificate-names.ts'), import('../../client/generate-key-and-csr.ts')]);
+    const [{ certificateNames }, { csrForKey, generateKeyAndCsr }] = await Promise.all([import('../../client/certificate-names.ts'), import('../../client/generate-key-and-csr.ts')]);
     const names = certificateNames(held.certificatePem);
-    replacement = await generateKeyAndCsr(keyType, { ...(names.commonName ? { commonName: names.commonName } : {}), sans: names.sans });
+    const subject = { ...(names.commonName ? { commonName: names.commonName } : {}), sans: names.sans };
+    // A previous attempt whose answer was lost left its key: asking again with that key gets
+    // the renewal it already produced, instead of a refusal for a key nobody holds any more.
+    const pending = await pendingKeyOfType(settings.directory, keyType);
+    replacement = pending !== undefined ? await csrForKey(pending, keyType, subject) : await generateKeyAndCsr(keyType, subject);
+    if (pending === undefined) await settings.directory.writePendingKey(replacement.privateKeyPem);
   }
   const client = await connectToCa(context, {
     clientCertificate: { keyPem: held.keyPem, certificatePem: held.certificatePem, chainPem: held.chainPem },
@@ -67,6 +83,7 @@ async function renewOnce(context: CommandContext, settings: RenewSettings): Prom
     certificatePem: issued.certificate,
     chainPem: issued.chain,
   });
+  if (replacement) await settings.directory.removePendingKey();
   const renewal: Renewal = {
     previousSerial: serialOf(held.certificate),
     serial: issued.serial,

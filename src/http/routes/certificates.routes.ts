@@ -25,7 +25,8 @@ export function certificateRoutes(issuance: IssuanceService, inventory: Inventor
     sendIssued(req, res, await issuance.issue(requestContextOf(res), req.body as IssueRequest), 201);
   });
   router.post('/v1/certificates/renew', async (req, res) => {
-    sendIssued(req, res, await issuance.renew(requestContextOf(res), (req.body ?? {}) as { csr?: string }), 201);
+    const renewed = await issuance.renew(requestContextOf(res), (req.body ?? {}) as { csr?: string });
+    sendIssued(req, res, renewed, renewed.resent ? 200 : 201);
   });
   router.get('/v1/certificates', async (req, res) => {
     const within = queryParam(req, 'expiringWithin');
