@@ -567,11 +567,13 @@ describe('issuance refusals change nothing', () => {
         kind: 'unauthorized',
       },
       {
-        name: 'a superseded certificate (already renewed)',
-        request: () => ({ path: '/v1/certificates/renew', body: {}, cert: superseded.cert, key: superseded.key }),
-        status: 401,
-        kind: 'unauthorized',
-        detail: /replaced by a renewal/,
+        // Without a CSR (or with the renewal's own key) it would get its renewal resent (200):
+        // a superseded certificate never gets a second, different renewal.
+        name: 'a superseded certificate (already renewed) asking for a new key',
+        request: () => ({ path: '/v1/certificates/renew', body: { csr: csr.good.csr }, cert: superseded.cert, key: superseded.key }),
+        status: 409,
+        kind: 'conflict',
+        detail: /already renewed/,
       },
       {
         name: 'a renewal CSR asking for other names',
