@@ -53,7 +53,7 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
     timeout: 4_000,
   };
   const agent = secure ? new https.Agent({ ...agentOptions, ca: options.caPem }) : new http.Agent(agentOptions);
-  const request = (req: BenchRequest): Promise<BenchResponse> =>
+  const request = (req: BenchRequest, retried = false): Promise<BenchResponse> =>
     new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { ...req.headers };
       if (req.body !== undefined) headers['content-length'] = Buffer.byteLength(req.body);
@@ -78,11 +78,20 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
           response.on('error', reject);
         },
       );
-      outgoing.on('error', reject);
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed just as it was reused (its idle timer can be late
+        // when this process was busy, e.g. building a CRL): the request never reached the
+        // server, so sending it once more on a new connection is what a client library does.
+        if (outgoing.reusedSocket && error.code === 'ECONNRESET' && !retried) {
+          request(req, true).then(resolve, reject);
+          return;
+        }
+        reject(error);
+      });
       outgoing.end(req.body);
     });
   return {
-    request,
+    request: (req) => request(req),
     json: async <T>(method: string, path: string, token: string, body?: unknown) => {
       const response = await request({
         method,
