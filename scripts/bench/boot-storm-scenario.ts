@@ -1,10 +1,12 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { TrustrootClient } from '../../src/client/trustroot-client.ts';
 import type { BenchPlan } from './bench-plan.ts';
 import { runClosedLoop, type LoadResult } from './closed-loop.ts';
 import { makeCsrs } from './csr-pool.ts';
-import { createBenchClient, type BenchClient } from './http-client.ts';
+import type { BenchClient } from './http-client.ts';
 import { observeServer, type ServerProcess } from './server-process.ts';
 import { summarizeField, type Summary } from './stats.ts';
-import { issueCertificate, mintBootstrapTokens, registerService } from './trustroot-api.ts';
+import { mintBootstrapTokens, registerService } from './trustroot-api.ts';
 
 export interface BootStormResult {
   services: number;
@@ -20,10 +22,11 @@ export interface BootStormResult {
 }
 
 /**
- * `services` services boot at once: each presents its own single-use bootstrap token and its own
- * P-256 CSR on its own new TLS connection (no keep-alive: every booting process connects once),
- * all fired together. Services, tokens and CSRs are prepared beforehand; tokens are minted
- * afresh for every repetition.
+ * `services` services boot at once through the SDK (`TrustrootClient`, the code path of
+ * `trustroot bootstrap`): each pins the root by fingerprint, then presents its own single-use
+ * bootstrap token and its own P-256 CSR on its own new TLS connection, all fired together.
+ * Services, keys, CSRs and tokens are prepared beforehand (a real fleet makes its keys on 500
+ * hosts, not on the CA's); tokens are minted afresh for every repetition.
  */
 export async function benchBootStorm(server: ServerProcess, admin: BenchClient, plan: BenchPlan, log: (line: string) => void): Promise<BootStormResult> {
   const count = plan.bootStorm.services;
@@ -36,22 +39,29 @@ export async function benchBootStorm(server: ServerProcess, admin: BenchClient, 
     if (result.errors > 0) throw new Error(result.errorSamples.join('; '));
   });
   const csrs = await makeCsrs(names.map((name) => `${name}.svc`));
+  const rootFingerprint = createHash('sha256').update(new X509Certificate(server.rootPem).raw).digest('hex');
   const runs: (LoadResult & { peakRssMB: number; cpuMsPerCert: number })[] = [];
   for (let repetition = 0; repetition < plan.repetitions; repetition += 1) {
     const tokens = await mintBootstrapTokens(admin, server.adminToken, names);
-    const api = createBenchClient({ baseUrl: server.apiUrl, caPem: server.rootPem, keepAlive: false });
-    try {
-      const { result, peakRssMB, cpuSeconds } = await observeServer(server, () =>
-        runClosedLoop(count, count, async (index) => (await issueCertificate(api, tokens[index] ?? '', csrs[index] ?? '')).error),
-      );
-      runs.push({ ...result, peakRssMB, cpuMsPerCert: (cpuSeconds * 1000) / Math.max(1, result.requests - result.errors) });
-      log(
-        `  boot storm of ${count} #${repetition + 1}: all issued in ${result.seconds.toFixed(2)} s, p50 ${result.p50Ms.toFixed(0)} ms, ` +
-          `p99 ${result.p99Ms.toFixed(0)} ms, errors ${result.errors}, RSS ${peakRssMB.toFixed(0)} MB`,
-      );
-    } finally {
-      api.close();
-    }
+    const { result, peakRssMB, cpuSeconds } = await observeServer(server, () =>
+      runClosedLoop(count, count, async (index) => {
+        // What `trustroot bootstrap` does once its key and CSR exist: the SDK fetches the root
+        // over plain HTTP, checks its fingerprint, then asks for the certificate on a new TLS
+        // connection (the SDK keeps no connection: a booting process connects once).
+        try {
+          const client = await TrustrootClient.connect({ caUrl: server.apiUrl, publicUrl: server.publicUrl, rootFingerprint, token: tokens[index] ?? '' });
+          await client.issueCertificate({ csr: csrs[index] ?? '', profile: 'peer' });
+          return undefined;
+        } catch (error) {
+          return error instanceof Error ? error.message : String(error);
+        }
+      }),
+    );
+    runs.push({ ...result, peakRssMB, cpuMsPerCert: (cpuSeconds * 1000) / Math.max(1, result.requests - result.errors) });
+    log(
+      `  boot storm of ${count} #${repetition + 1}: all issued in ${result.seconds.toFixed(2)} s, p50 ${result.p50Ms.toFixed(0)} ms, ` +
+        `p99 ${result.p99Ms.toFixed(0)} ms, errors ${result.errors}, RSS ${peakRssMB.toFixed(0)} MB`,
+    );
   }
   return {
     services: count,
