@@ -273,14 +273,17 @@ export function renderMarkdown(results: BenchResults): string {
       `${results.repetitions} repetition(s) per measurement: median (min–max). Run took ${number(results.durationSeconds, 0)} s; ${results.errors} failed requests.`,
   );
   lines.push('');
-  if (m.otherCpuShare > 0.1 || m.loadAverage.atStart > 1) {
+  if (m.otherCpuShare > 0.1) {
     lines.push(
       `**The machine was not quiet**: other processes used ${number(m.otherCpuShare * 100, 0)}% of its CPU during the run ` +
         `(one-minute load average ${number(m.loadAverage.atStart, 1)} before it, on ${m.cores} cores), so throughput and latency understate ` +
         'what it does alone; server CPU per request does not depend on that.',
     );
   } else {
-    lines.push(`The machine was quiet: other processes used ${number(m.otherCpuShare * 100, 0)}% of its CPU during the run.`);
+    lines.push(
+      `The machine was quiet: other processes used ${number(m.otherCpuShare * 100, 0)}% of its CPU during the run ` +
+        `(one-minute load average ${number(m.loadAverage.atStart, 1)} before it, on ${m.cores} cores).`,
+    );
   }
   lines.push('');
   lines.push(
