@@ -17,7 +17,7 @@ import { nameText } from './certificate-name-text.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import { GroupCommitQueue } from './group-commit-queue.ts';
 import { writeIssuanceGroup } from './issuance-group-writer.ts';
-import { guardStorage } from './storage-error.ts';
+import { guardStorage, isDatabaseUnreachable } from './storage-error.ts';
 
 export const CERTIFICATE_INCLUDE = {
   issuer: { select: { name: true } },
@@ -131,7 +131,12 @@ function decodeCursor(text: string): Cursor {
  * request is written at once); two in flight let one group's statements overlap the other's
  * commit, and leave the rest of the pool to everything else.
  */
-const ISSUANCE_GROUP = { maxGroupSize: 64, maxConcurrentGroups: 2 };
+const ISSUANCE_GROUP = {
+  maxGroupSize: 64,
+  maxConcurrentGroups: 2,
+  // A lost database fails every item alike: answer them all at once (503), not one by one.
+  worthRetryingAlone: (error: unknown) => !isDatabaseUnreachable(error),
+};
 
 export class PrismaCertificateRepository implements CertificateWriter, CertificateReader, IssuanceStore {
   private readonly issuanceQueue: GroupCommitQueue<PendingIssuance, IssuanceCommitOutcome>;

@@ -6,6 +6,12 @@ export interface GroupCommitOptions {
   maxGroupSize: number;
   /** Groups in flight at once (each holds one pooled connection). */
   maxConcurrentGroups: number;
+  /**
+   * Whether a group's failure may be the fault of one of its items, so that retrying each alone
+   * makes sense. When it says no (the database is unreachable, say), every item of the group
+   * gets that error at once instead of waiting its turn to fail again.
+   */
+  worthRetryingAlone?: (error: unknown) => boolean;
 }
 
 /**
@@ -17,7 +23,7 @@ export interface GroupCommitOptions {
  * order (an item can fail on its own merits, e.g. a bootstrap token already used, while the
  * others commit). When it throws, the transaction rolled back as a whole; each item of that group
  * is then retried alone, so that one bad item cannot fail its neighbours and each caller gets its
- * own error.
+ * own error — unless `worthRetryingAlone` says the failure was not an item's.
  */
 export class GroupCommitQueue<T, R> {
   private readonly waiting: { item: T; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
@@ -51,8 +57,8 @@ export class GroupCommitQueue<T, R> {
     try {
       outcomes = await this.commitGroup(group.map((entry) => entry.item));
     } catch (error) {
-      if (group.length === 1) {
-        group[0]?.reject(error);
+      if (group.length === 1 || this.options.worthRetryingAlone?.(error) === false) {
+        for (const entry of group) entry.reject(error);
         return;
       }
       // One at a time: this group's slot is the only connection it may take.

@@ -87,4 +87,21 @@ describe('GroupCommitQueue', () => {
     groups[3]?.finish();
     assert.deepEqual(await Promise.all(all), [10, 20, 30, 40, 50]);
   });
+
+  it('fails the whole group at once when the failure is not an item\'s (worthRetryingAlone says no)', async () => {
+    const { groups, commit } = controlledCommits();
+    const queue = new GroupCommitQueue(commit, { maxGroupSize: 8, maxConcurrentGroups: 1, worthRetryingAlone: (error) => !String(error).includes('unreachable') });
+    const blocker = queue.submit(0);
+    const results = Promise.allSettled([queue.submit(1), queue.submit(2), queue.submit(3)]);
+    groups[0]?.finish();
+    await blocker;
+    await settle();
+    groups[1]?.fail(new Error('the database is unreachable'));
+    const settled = await results;
+    assert.deepEqual(
+      settled.map((r) => r.status),
+      ['rejected', 'rejected', 'rejected'],
+    );
+    assert.equal(groups.length, 2, 'no item was retried alone');
+  });
 });
