@@ -1,6 +1,6 @@
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { certificateNames } from '../../src/client/certificate-names.ts';
@@ -8,6 +8,8 @@ import { generateKeyAndCsr } from '../../src/client/generate-key-and-csr.ts';
 import { planRenewal } from '../../src/client/renewal-schedule.ts';
 import { normalizeFingerprint, sha256Fingerprint } from '../../src/client/sha256-fingerprint.ts';
 import { TrustrootClient } from '../../src/client/trustroot-client.ts';
+// The CLI's writer: every file staged in full, then renamed into place (what `trustroot renew` does).
+import { writeFilesAtomically } from '../../src/cli/write-files-atomically.ts';
 import type { VerifiedCrl } from '../../src/client/verify-crl.ts';
 
 /*
@@ -257,7 +259,7 @@ export class MtlsCredentials {
       const issued = await this.client.renewCertificate(replacement ? { csr: replacement.csrPem } : {});
       const keyPem = replacement?.keyPem ?? this.held.keyPem;
       const next = checkedHeld(keyPem, issued.certificate, issued.chain, this.held.rootPem);
-      await writeAtomically(this.options.dir, [
+      await writeFilesAtomically(this.options.dir, [
         { name: FILES.chain, content: next.chainPem, mode: 0o644 },
         ...(replacement ? [{ name: FILES.key, content: next.keyPem, mode: 0o600 }] : []),
         // Last: a watcher reloading on cert.pem finds the rest in place.
@@ -379,37 +381,11 @@ async function bootstrap(options: MtlsCredentialsOptions, pinnedFingerprint: str
   const generated = await generateKeyAndCsr('p256', { ...(commonName !== undefined ? { commonName } : {}), sans: names });
   const issued = await client.issueCertificate({ csr: generated.csrPem, profile: 'peer' });
   const held = checkedHeld(generated.privateKeyPem, issued.certificate, issued.chain, client.rootPem);
-  await writeAtomically(dir, [
+  await writeFilesAtomically(dir, [
     { name: FILES.root, content: held.rootPem, mode: 0o644 },
     { name: FILES.chain, content: held.chainPem, mode: 0o644 },
     { name: FILES.key, content: held.keyPem, mode: 0o600 },
     { name: FILES.certificate, content: held.certificatePem, mode: 0o644 },
   ]);
   return held;
-}
-
-/**
- * Writes each file in full under a temporary name, then renames them into place in order, so
- * that a reader never sees a partial file (the same approach as the CLI's credential directory).
- */
-async function writeAtomically(dir: string, files: { name: string; content: string; mode: number }[]): Promise<void> {
-  const staged: { temp: string; target: string }[] = [];
-  try {
-    for (const file of files) {
-      const temp = path.join(dir, `.${file.name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-      const handle = await open(temp, 'wx', file.mode);
-      staged.push({ temp, target: path.join(dir, file.name) });
-      try {
-        await handle.chmod(file.mode);
-        await handle.writeFile(file.content);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
-  } catch (error) {
-    await Promise.all(staged.map(({ temp }) => rm(temp, { force: true })));
-    throw error;
-  }
-  for (const { temp, target } of staged) await rename(temp, target);
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { COMMANDS } from '../../src/cli/command-table.ts';
 import { commandOptionSpecs } from '../../src/cli/parse-command-line.ts';
 import type { ApiTokenDto, CreatedApiTokenDto, ServiceDto } from '../../src/contracts/certificates.ts';
 import type { DependenciesDto, NotificationDto, SchedulerJobDto } from '../../src/contracts/lifecycle.ts';
+import { runCli, showCliResult, type CliResult } from '../support/cli-runner.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
 
 /*
@@ -20,8 +20,6 @@ import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-har
  * process. Independent flows run concurrently.
  */
 
-const REPO = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(REPO, 'bin', 'trustroot.mjs');
 /** A hung CLI or socket fails its test instead of stalling the file. */
 const LIMIT = { timeout: 120_000 };
 /** The commands this file covers. */
@@ -37,35 +35,6 @@ const ADMIN_COMMANDS = [
   'scheduler',
 ];
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Spawns at most this many CLI processes at once: the machine may have two cores. */
-const MAX_PARALLEL_CLI = 4;
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot(): Promise<() => void> {
-  if (running >= MAX_PARALLEL_CLI) await new Promise<void>((resolve) => waiting.push(resolve));
-  running += 1;
-  return () => {
-    running -= 1;
-    waiting.shift()?.();
-  };
-}
-
-/** The environment of every CLI run: none of the outer TRUSTROOT_* variables leak in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('TRUSTROOT_')) env[key] = value;
-  }
-  return env;
-}
-
 describe('the trustroot CLI administration commands against a real Trustroot', () => {
   let trustroot: TestTrustroot;
   let work: string;
@@ -76,29 +45,11 @@ describe('the trustroot CLI administration commands against a real Trustroot', (
   let connection: Record<string, string>;
 
   /** Runs `node bin/trustroot.mjs …` from the repository root; never throws on the exit code. */
-  async function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
-    const release = await slot();
-    try {
-      const childEnv: Record<string, string> = { ...baseEnv(), ...connection };
-      for (const [key, value] of Object.entries(env)) {
-        if (value === undefined) delete childEnv[key];
-        else childEnv[key] = value;
-      }
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
-      clearTimeout(timer);
-      return { code, signal, stdout, stderr };
-    } finally {
-      release();
-    }
+  function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
+    return runCli(args, { ...connection, ...env }, timeoutMs);
   }
 
-  const show = (result: CliResult) => `exit ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+  const show = showCliResult;
   /** Environment of runs as the initial admin (the token is filled in by before()). */
   const asAdmin = { TRUSTROOT_TOKEN: '' };
 

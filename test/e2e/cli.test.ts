@@ -13,6 +13,7 @@ import { commandOptionSpecs } from '../../src/cli/parse-command-line.ts';
 import type { CertificateDto } from '../../src/contracts/certificates.ts';
 import type { AlertDto } from '../../src/contracts/lifecycle.ts';
 import type { Clock } from '../../src/domain/clock.ts';
+import { cliBaseEnv, CLI_BIN, REPO, runCli, showCliResult, type CliResult } from '../support/cli-runner.ts';
 import { freePort } from '../support/free-port.ts';
 import { openssl } from '../support/openssl.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
@@ -23,8 +24,6 @@ import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-har
  * every artifact it writes is checked with OpenSSL. Independent flows run concurrently.
  */
 
-const REPO = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(REPO, 'bin', 'trustroot.mjs');
 const HOUR_MS = 3_600_000;
 /** A hung CLI or socket fails its test instead of stalling the file. */
 const LIMIT = { timeout: 120_000 };
@@ -35,36 +34,6 @@ class OffsetClock implements Clock {
   now(): Date {
     return new Date(Date.now() + this.offsetMs);
   }
-}
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  elapsedMs: number;
-}
-
-/** Spawns at most this many CLI processes at once: the machine may have two cores. */
-const MAX_PARALLEL_CLI = 4;
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot(): Promise<() => void> {
-  if (running >= MAX_PARALLEL_CLI) await new Promise<void>((resolve) => waiting.push(resolve));
-  running += 1;
-  return () => {
-    running -= 1;
-    waiting.shift()?.();
-  };
-}
-
-/** The environment of every CLI run: none of the outer TRUSTROOT_* variables leak in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('TRUSTROOT_')) env[key] = value;
-  }
-  return env;
 }
 
 describe('the trustroot CLI against a real Trustroot', () => {
@@ -83,30 +52,11 @@ describe('the trustroot CLI against a real Trustroot', () => {
   let connection: Record<string, string>;
 
   /** Runs `node bin/trustroot.mjs …` from the repository root; never throws on the exit code. */
-  async function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
-    const release = await slot();
-    try {
-      const started = Date.now();
-      const childEnv: Record<string, string> = { ...baseEnv(), ...connection };
-      for (const [key, value] of Object.entries(env)) {
-        if (value === undefined) delete childEnv[key];
-        else childEnv[key] = value;
-      }
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
-      clearTimeout(timer);
-      return { code, signal, stdout, stderr, elapsedMs: Date.now() - started };
-    } finally {
-      release();
-    }
+  function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
+    return runCli(args, { ...connection, ...env }, timeoutMs);
   }
 
-  const show = (result: CliResult) => `exit ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+  const show = showCliResult;
   /** Environment of runs as the initial admin (the token is filled in by before()). */
   const asAdmin = { TRUSTROOT_TOKEN: '' };
 
@@ -468,8 +418,8 @@ describe('the trustroot CLI against a real Trustroot', () => {
       const log = path.join(work, 'sidecar-rotations.log');
       const child = spawn(
         process.execPath,
-        [BIN, 'renew', '--dir', out, '--daemon', '--json', '--renew-before', '58s', '--exec', `echo "$TRUSTROOT_SERIAL" >> ${log}`],
-        { cwd: REPO, env: { ...baseEnv(), ...connection }, stdio: ['ignore', 'pipe', 'pipe'] },
+        [CLI_BIN, 'renew', '--dir', out, '--daemon', '--json', '--renew-before', '58s', '--exec', `echo "$TRUSTROOT_SERIAL" >> ${log}`],
+        { cwd: REPO, env: { ...cliBaseEnv(), ...connection }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stdout = '';
       let stderr = '';

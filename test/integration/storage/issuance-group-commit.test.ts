@@ -3,9 +3,7 @@ import { randomBytes, webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
 import { AuditService } from '../../../src/app/audit.service.ts';
-import type { KeyAlgorithmName } from '../../../src/domain/key-algorithm.ts';
-import { keyAlgorithmParameters } from '../../../src/domain/key-algorithm.ts';
-import type { AuditEntry, IssuanceCommitOutcome, PendingIssuance, SigningKeyStore } from '../../../src/domain/ports.ts';
+import type { AuditEntry, IssuanceCommitOutcome, PendingIssuance } from '../../../src/domain/ports.ts';
 import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
 import { PrismaAuditRepository } from '../../../src/storage/audit.repository.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
@@ -13,30 +11,13 @@ import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
 import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
+import { MemoryKeyStore } from '../../support/memory-key-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
 /*
  * Group commit of issuances on real PostgreSQL: several requests' tokens, certificates and audit
  * entries in one transaction, with each request keeping its own answer.
  */
-
-class MemoryKeyStore implements SigningKeyStore {
-  readonly keys = new Map<string, CryptoKeyPair>();
-  async generate(keyRef: string, algorithm: KeyAlgorithmName): Promise<CryptoKeyPair> {
-    const { keyParams, usages } = keyAlgorithmParameters(algorithm);
-    const pair = (await webcrypto.subtle.generateKey(keyParams, false, usages)) as CryptoKeyPair;
-    this.keys.set(keyRef, pair);
-    return pair;
-  }
-  async load(keyRef: string): Promise<CryptoKey> {
-    const pair = this.keys.get(keyRef);
-    if (!pair) throw new Error(`no key ${keyRef}`);
-    return pair.privateKey;
-  }
-  async discard(keyRef: string): Promise<void> {
-    this.keys.delete(keyRef);
-  }
-}
 
 const NOW = new Date('2026-11-28T12:00:00.000Z');
 const clock = { now: () => NOW };

@@ -3,33 +3,13 @@ import { webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { auditEventHash } from '../../../src/domain/audit-chain.ts';
 import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
-import type { KeyAlgorithmName } from '../../../src/domain/key-algorithm.ts';
-import { keyAlgorithmParameters } from '../../../src/domain/key-algorithm.ts';
-import type { AuditEntry, SigningKeyStore } from '../../../src/domain/ports.ts';
+import type { AuditEntry } from '../../../src/domain/ports.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
 import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
 import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
+import { MemoryKeyStore } from '../../support/memory-key-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
-
-/** Keys in memory: the storage layer is what is under test here. */
-class MemoryKeyStore implements SigningKeyStore {
-  constructor(readonly keys = new Map<string, CryptoKeyPair>()) {}
-  async generate(keyRef: string, algorithm: KeyAlgorithmName): Promise<CryptoKeyPair> {
-    const { keyParams, usages } = keyAlgorithmParameters(algorithm);
-    const pair = (await webcrypto.subtle.generateKey(keyParams, false, usages)) as CryptoKeyPair;
-    this.keys.set(keyRef, pair);
-    return pair;
-  }
-  async load(keyRef: string): Promise<CryptoKey> {
-    const pair = this.keys.get(keyRef);
-    if (!pair) throw new Error(`no key ${keyRef}`);
-    return pair.privateKey;
-  }
-  async discard(keyRef: string): Promise<void> {
-    this.keys.delete(keyRef);
-  }
-}
 
 const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
 const random = { bytes: (n: number) => webcrypto.getRandomValues(new Uint8Array(n)) };
