@@ -910,6 +910,10 @@ describe('fault injection on a private PostgreSQL', () => {
       } finally {
         await db.end();
       }
+      // Both replicas appended to the one audit chain at once, each in its own commit groups.
+      const audit = json<{ ok: boolean; checked: number }>(await call(1, '/v1/audit/verify'), 200);
+      assert.equal(audit.ok, true, JSON.stringify(audit));
+      assert.ok(audit.checked >= 2 * LOAD, `only ${audit.checked} audit events checked`);
 
       assert.ok(files);
       const crls = [await fetchIntermediateCrl(replica(0).publicUrl, files, 'replica-0'), await fetchIntermediateCrl(replica(1).publicUrl, files, 'replica-1')];
