@@ -6,6 +6,7 @@ import type { BootstrapTokenDto, CreatedApiTokenDto, IssuedCertificateDto, Servi
 import type { ApiRole } from '../../src/domain/principal.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import { loadOpenApiDocument } from '../../src/http/openapi-document.ts';
+import { parseJson } from '../support/http-assertions.ts';
 import { httpsRequest, type HttpsResponse } from '../support/https-request.ts';
 import { openssl, pemFiles } from '../support/openssl.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
@@ -125,11 +126,6 @@ class OffsetClock implements Clock {
   now(): Date {
     return new Date(Date.now() + this.offsetMs);
   }
-}
-
-function parseJson<T>(response: HttpsResponse, status: number): T {
-  assert.equal(response.status, status, response.text);
-  return JSON.parse(response.text) as T;
 }
 
 /** A status as a matrix outcome: 401 and 403 stay themselves, 404 too when that is what is expected. */

@@ -4,7 +4,8 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { CertificateDto, IssuedCertificateDto, ServiceDto } from '../../src/contracts/certificates.ts';
-import { httpsRequest, type HttpsResponse } from '../support/https-request.ts';
+import { parseJson } from '../support/http-assertions.ts';
+import { httpsRequest } from '../support/https-request.ts';
 import { openssl, pemFiles } from '../support/openssl.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
 
@@ -20,11 +21,6 @@ const REASONS = ['keyCompromise', 'cessationOfOperation', 'affiliationChanged', 
 interface Leaf {
   serial: string;
   certificateFile: string;
-}
-
-function parseJson<T>(response: HttpsResponse, status: number): T {
-  assert.equal(response.status, status, response.text);
-  return JSON.parse(response.text) as T;
 }
 
 /** A plain GET over node:http (curl-like, no added headers). */

@@ -6,7 +6,8 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { ApiTokenDto, BootstrapTokenDto, CertificateDto, CreatedApiTokenDto, IssuedCertificateDto, ServiceDto } from '../../src/contracts/certificates.ts';
-import { httpsRequest, type HttpsRequestOptions, type HttpsResponse } from '../support/https-request.ts';
+import { assertProblem, parseJson } from '../support/http-assertions.ts';
+import { httpsRequest, type HttpsRequestOptions } from '../support/https-request.ts';
 import { freePort } from '../support/free-port.ts';
 import { openssl, pemFiles } from '../support/openssl.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
@@ -23,15 +24,6 @@ const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
 const TOKEN_SHAPE = /^tr[tb]_[A-Za-z0-9_-]{43}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
-  [extension: string]: unknown;
-}
 
 interface CertificateListDto {
   certificates: CertificateDto[];
@@ -50,23 +42,6 @@ interface Identity {
 function parsePemChain(pem: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   return blocks.map((block) => new X509Certificate(block));
-}
-
-function parseJson<T>(response: HttpsResponse, status: number): T {
-  assert.equal(response.status, status, response.text);
-  assert.match(String(response.headers['content-type']), /^application\/json/);
-  return JSON.parse(response.text) as T;
-}
-
-/** Asserts an RFC 9457 problem of `kind` with `status`, and returns it. */
-function assertProblem(response: HttpsResponse, status: number, kind: string): Problem {
-  assert.equal(response.status, status, response.text);
-  assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
-  const problem = JSON.parse(response.text) as Problem;
-  assert.equal(problem.status, status);
-  assert.equal(problem.type, `urn:trustroot:problem:${kind}`, response.text);
-  assert.ok(problem.detail.length > 0);
-  return problem;
 }
 
 /** SHA-256 (hex) of a public key's DER SubjectPublicKeyInfo. */

@@ -12,7 +12,8 @@ import type { CertificateDto, CreatedApiTokenDto, IssuedCertificateDto, ServiceD
 import { DEFAULT_PROFILES } from '../../src/domain/default-profiles.ts';
 import { KEY_ALGORITHMS } from '../../src/domain/key-algorithm.ts';
 import { verifyWebhookSignature } from '../../src/domain/lifecycle/webhook-signature.ts';
-import { httpsRequest, type HttpsRequestOptions, type HttpsResponse } from '../support/https-request.ts';
+import { assertProblem, parseJson } from '../support/http-assertions.ts';
+import { httpsRequest, type HttpsRequestOptions } from '../support/https-request.ts';
 import { openssl } from '../support/openssl.ts';
 import { parsePrometheusText, type MetricFamily } from '../support/prometheus-text.ts';
 import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
@@ -52,12 +53,6 @@ const LONGPEER_PROFILE = {
   allowedKeyAlgorithms: [...KEY_ALGORITHMS],
   serverSideKeyGeneration: false,
 };
-
-interface Problem {
-  type: string;
-  status: number;
-  detail: string;
-}
 
 interface DependenciesDto {
   reliesOn: string[];
@@ -156,20 +151,6 @@ interface TickRecord {
   scheduledFor: Date;
   outcome: string;
   items: number | undefined;
-}
-
-function parseJson<T>(response: HttpsResponse, status: number): T {
-  assert.equal(response.status, status, response.text);
-  assert.match(String(response.headers['content-type']), /^application\/json/);
-  return JSON.parse(response.text) as T;
-}
-
-function assertProblem(response: HttpsResponse, status: number, kind: string): Problem {
-  assert.equal(response.status, status, response.text);
-  assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
-  const problem = JSON.parse(response.text) as Problem;
-  assert.equal(problem.type, `urn:trustroot:problem:${kind}`, response.text);
-  return problem;
 }
 
 function header(headers: http.IncomingHttpHeaders, name: string): string {

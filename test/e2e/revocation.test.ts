@@ -7,7 +7,8 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { BootstrapTokenDto, CertificateDto, CreatedApiTokenDto, IssuedCertificateDto, ServiceDto } from '../../src/contracts/certificates.ts';
-import { httpsRequest, type HttpsRequestOptions, type HttpsResponse } from '../support/https-request.ts';
+import { assertProblem, parseJson, type Problem } from '../support/http-assertions.ts';
+import { httpsRequest, type HttpsRequestOptions } from '../support/https-request.ts';
 import { openssl, pemFiles } from '../support/openssl.ts';
 import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
 
@@ -20,14 +21,6 @@ import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/tr
  */
 
 const HOUR_MS = 3600_000;
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
-}
 
 /** One certificate as its service holds it, with the files OpenSSL reads. */
 interface Identity {
@@ -69,21 +62,6 @@ interface CrlText {
   crlNumber: bigint;
   entries: Map<string, CrlEntryText>;
   text: string;
-}
-
-function parseJson<T>(response: HttpsResponse, status: number): T {
-  assert.equal(response.status, status, response.text);
-  assert.match(String(response.headers['content-type']), /^application\/json/);
-  return JSON.parse(response.text) as T;
-}
-
-function assertProblem(response: HttpsResponse, status: number, kind: string): Problem {
-  assert.equal(response.status, status, response.text);
-  assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
-  const problem = JSON.parse(response.text) as Problem;
-  assert.equal(problem.status, status);
-  assert.equal(problem.type, `urn:trustroot:problem:${kind}`, response.text);
-  return problem;
 }
 
 /** Hex as Trustroot writes serials: lower case, no colons, no leading zeros. */

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { TickOutcome } from '../../src/app/job-runner.ts';
 import type { IssuedCertificateDto, ServiceDto } from '../../src/contracts/certificates.ts';
-import { httpsRequest, type HttpsResponse } from '../support/https-request.ts';
+import { parseJson } from '../support/http-assertions.ts';
+import { httpsRequest } from '../support/https-request.ts';
 import { openssl } from '../support/openssl.ts';
 import { parsePrometheusText } from '../support/prometheus-text.ts';
 import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
@@ -24,11 +25,6 @@ import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/tr
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
-
-function parseJson<T>(response: HttpsResponse, status: number): T {
-  assert.equal(response.status, status, response.text);
-  return JSON.parse(response.text) as T;
-}
 
 /** A webhook receiver that can hold its answers until released (a slow receiver). */
 interface HoldingReceiver {
