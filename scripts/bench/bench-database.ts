@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { createScratchDatabase } from '../../test/support/test-database.ts';
 import { startEmbeddedPostgres } from '../../src/storage/embedded-postgres.ts';
 import { freePort } from '../../test/support/free-port.ts';
 
@@ -45,28 +45,12 @@ export async function openBenchDatabase(serverUrl: string | undefined): Promise<
   if (serverUrl !== undefined) {
     const base = new URL(serverUrl);
     assertLoopback(base);
-    const name = `trustroot_bench_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: base.toString() });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${name}`);
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(base.toString());
-    url.pathname = `/${name}`;
+    const database = await createScratchDatabase(base.toString(), 'trustroot_bench');
+    const name = new URL(database.url).pathname.slice(1);
     return {
-      url: url.toString(),
-      description: `BENCH_DATABASE_URL (PostgreSQL ${await serverVersion(url.toString())}), database ${name}`,
-      close: async () => {
-        const client = new pg.Client({ connectionString: base.toString() });
-        await client.connect();
-        try {
-          await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        } finally {
-          await client.end();
-        }
-      },
+      url: database.url,
+      description: `BENCH_DATABASE_URL (PostgreSQL ${await serverVersion(database.url)}), database ${name}`,
+      close: () => database.drop(),
     };
   }
   const scratch = await mkdtemp(path.join(tmpdir(), 'trustroot-bench-pg-'));

@@ -1,4 +1,4 @@
-import { CA_HIERARCHY, issuerUrls } from '../domain/ca-hierarchy.ts';
+import { CA_HIERARCHY, issuerUrls, type IssuerName } from '../domain/ca-hierarchy.ts';
 import type { CertificateProfile } from '../domain/certificate-profile.ts';
 import type { Clock, RandomSource } from '../domain/clock.ts';
 import { parseCsr } from '../domain/csr/parse-csr.ts';
@@ -281,8 +281,6 @@ export class IssuanceService {
         },
       ]),
     );
-    const profile = this.deps.profiles.get(renewal.profile);
-    const chain = this.deps.hierarchy.chain(this.deps.hierarchy.get(profile.issuer).record.name);
     return {
       serialHex: renewal.serialHex,
       notBefore: renewal.notBefore,
@@ -290,9 +288,14 @@ export class IssuanceService {
       profile: renewal.profile,
       serviceName: renewal.serviceName,
       certificatePem: derCertificatePem(renewal.der),
-      chainPem: chain.map(certificatePem).join(''),
+      chainPem: this.chainPem(renewal.issuerName),
       resent: true,
     };
+  }
+
+  /** PEM of the issuing CA then the root: what is sent with every certificate of `issuerName`. */
+  private chainPem(issuerName: IssuerName): string {
+    return this.deps.hierarchy.chain(issuerName).map(certificatePem).join('');
   }
 
   /** When the lifecycle scan should first look at a new certificate. */
@@ -455,7 +458,6 @@ export class IssuanceService {
     key: KeySource,
     pkcs12Password: string | undefined,
   ): IssuedCertificate {
-    const chain = this.deps.hierarchy.chain(issuer.record.name);
     const result: IssuedCertificate = {
       serialHex: facts.serialHex,
       notBefore: facts.notBefore,
@@ -463,7 +465,7 @@ export class IssuanceService {
       profile: profile.name,
       serviceName,
       certificatePem: derCertificatePem(facts.der),
-      chainPem: chain.map(certificatePem).join(''),
+      chainPem: this.chainPem(issuer.record.name),
     };
     if (key.privateKeyPkcs8) {
       result.privateKeyPem = `${x509.PemConverter.encode(key.privateKeyPkcs8, 'PRIVATE KEY').trim()}\n`;
@@ -471,7 +473,7 @@ export class IssuanceService {
         result.pkcs12 = buildPkcs12({
           privateKeyPkcs8Der: key.privateKeyPkcs8,
           certificateDer: facts.der,
-          chainDer: chain.map((c) => new Uint8Array(c.rawData)),
+          chainDer: this.deps.hierarchy.chain(issuer.record.name).map((c) => new Uint8Array(c.rawData)),
           password: pkcs12Password,
           friendlyName: flattenNames(facts.sans)[0],
           random: this.deps.random,

@@ -221,12 +221,9 @@ export interface CertificateReader {
   listCertificates(query: CertificateQuery): Promise<{ items: CertificateRecord[]; nextCursor: string | undefined }>;
 }
 
-/** Writes of one issuance or renewal, all in one database transaction. */
+/** Writes of one renewal (or a lint refusal's audit entry), all in one database transaction. */
 export interface IssuanceTransaction {
-  /** Marks an unused, unexpired, unrevoked bootstrap token used; false when it is not usable any more. */
-  consumeBootstrapToken(tokenId: string, now: Date): Promise<boolean>;
   recordCertificate(certificate: NewCertificateRecord & { renewedFromId?: string }): Promise<{ id: string }>;
-  linkBootstrapToken(tokenId: string, certificateId: string): Promise<void>;
   /** Marks an active certificate superseded; false when it is not active any more (raced). */
   supersede(certificateId: string, at: Date): Promise<boolean>;
   audit(entries: AuditEntry[]): Promise<void>;

@@ -163,18 +163,7 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
       this.prisma.$transaction(
         async (tx) => {
           const unit: IssuanceTransaction = {
-            consumeBootstrapToken: async (tokenId, now) => {
-              // One atomic conditional update: of concurrent uses, exactly one matches.
-              const consumed = await tx.bootstrapToken.updateMany({
-                where: { id: tokenId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
-                data: { usedAt: now },
-              });
-              return consumed.count === 1;
-            },
             recordCertificate: (certificate) => insertCertificate(tx, certificate),
-            linkBootstrapToken: async (tokenId, certificateId) => {
-              await tx.bootstrapToken.update({ where: { id: tokenId }, data: { certificateId } });
-            },
             supersede: async (certificateId, at) => {
               const updated = await tx.certificate.updateMany({
                 where: { id: certificateId, status: 'active' },

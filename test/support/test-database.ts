@@ -17,9 +17,14 @@ function serverUrl(): string {
  * Creates a new empty database on the test server (TEST_DATABASE_URL), so that each test file
  * starts clean and files can run in parallel. `drop()` removes it.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const base = new URL(serverUrl());
-  const name = `trustroot_test_${randomBytes(6).toString('hex')}`;
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createScratchDatabase(serverUrl(), 'trustroot_test');
+}
+
+/** A new empty database named `<prefix>_<random>` on the server `serverUrl` points at; `drop()` removes it. */
+export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<TestDatabase> {
+  const base = new URL(serverUrl);
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base.toString() });
   await admin.connect();
   try {
