@@ -44,6 +44,10 @@ export interface LeafTemplateParams {
 }
 
 /**
+ * The reference leaf path, built on @peculiar/x509's generator. Issuance uses the fast path
+ * (fast-leaf.ts), which test/unit/domain/x509/fast-leaf.test.ts proves byte-for-byte equal to
+ * this one; keep the two in step.
+ *
  * Phase one of issuance (Boulder's Prepare): decides every field and encodes every extension
  * of an end-entity certificate without signing it. Critical basicConstraints CA:FALSE,
  * critical keyUsage, EKU, SAN (critical when the subject is empty, RFC 5280 4.2.1.6), SKI,
