@@ -1,21 +1,39 @@
 import { auditEventHash } from '../domain/audit-chain.ts';
 import type { AuditEntry } from '../domain/ports.ts';
 import type { Prisma } from './generated/prisma/client.ts';
+import { prismaSession, sqlStatement, type SqlSession } from './sql-session.ts';
 
 /** Arbitrary but fixed key of the advisory lock that serialises appends to the hash chain. */
 const AUDIT_CHAIN_LOCK = 7_301_001;
 
+const LOCK_CHAIN = sqlStatement('audit_lock_chain', `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`);
+const LAST_HASH = sqlStatement('audit_last_hash', 'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+// Sequence numbers follow the chain: rows are inserted in the order of the array.
+const INSERT_ENTRIES = sqlStatement(
+  'audit_insert_entries',
+  `INSERT INTO audit_events (occurred_at, actor, actor_role, source_address, request_id, action, target_type, target_id, details, prev_hash, hash)
+   SELECT (e.v->>'occurred_at')::timestamptz, e.v->>'actor', e.v->>'actor_role', e.v->>'source_address', e.v->>'request_id',
+          e.v->>'action', e.v->>'target_type', e.v->>'target_id', e.v->'details', e.v->>'prev_hash', e.v->>'hash'
+   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, position)
+   ORDER BY e.position`,
+);
+
+/** `appendAuditEntriesIn` inside a Prisma interactive transaction. */
+export function appendAuditEntries(tx: Prisma.TransactionClient, entries: AuditEntry[]): Promise<void> {
+  return appendAuditEntriesIn(prismaSession(tx), entries);
+}
+
 /**
- * Appends audit entries inside the caller's transaction, in order, however many there are: one
+ * Appends audit entries inside the session's transaction, in order, however many there are: one
  * lock, one read of the last hash and one INSERT. The transaction-scoped advisory lock makes
  * "read the last hash, write the next" atomic across connections and replicas; the read is a
  * statement of its own because a READ COMMITTED statement sees only what had committed when it
  * started, and the lock may have been granted after that.
  */
-export async function appendAuditEntries(tx: Prisma.TransactionClient, entries: AuditEntry[]): Promise<void> {
+export async function appendAuditEntriesIn(session: SqlSession, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await tx.$queryRaw`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`;
-  const last = await tx.$queryRaw<{ hash: string }[]>`SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1`;
+  await session.rows(LOCK_CHAIN, []);
+  const last = await session.rows<{ hash: string }>(LAST_HASH, []);
   let previousHash: string | null = last[0]?.hash ?? null;
   const rows = entries.map((entry) => {
     const hash = auditEventHash(previousHash, entry);
@@ -35,11 +53,5 @@ export async function appendAuditEntries(tx: Prisma.TransactionClient, entries: 
     previousHash = hash;
     return row;
   });
-  // Sequence numbers follow the chain: rows are inserted in the order of the array.
-  await tx.$executeRaw`
-    INSERT INTO audit_events (occurred_at, actor, actor_role, source_address, request_id, action, target_type, target_id, details, prev_hash, hash)
-    SELECT (e.v->>'occurred_at')::timestamptz, e.v->>'actor', e.v->>'actor_role', e.v->>'source_address', e.v->>'request_id',
-           e.v->>'action', e.v->>'target_type', e.v->>'target_id', e.v->'details', e.v->>'prev_hash', e.v->>'hash'
-    FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) WITH ORDINALITY AS e(v, position)
-    ORDER BY e.position`;
+  await session.rows(INSERT_ENTRIES, [JSON.stringify(rows)]);
 }

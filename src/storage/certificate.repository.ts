@@ -17,6 +17,7 @@ import { nameText } from './certificate-name-text.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import { GroupCommitQueue } from './group-commit-queue.ts';
 import { writeIssuanceGroup } from './issuance-group-writer.ts';
+import { sqlPoolOf } from './prisma-client.ts';
 import { guardStorage, isDatabaseUnreachable } from './storage-error.ts';
 
 export const CERTIFICATE_INCLUDE = {
@@ -142,7 +143,8 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
   private readonly issuanceQueue: GroupCommitQueue<PendingIssuance, IssuanceCommitOutcome>;
 
   constructor(private readonly prisma: PrismaClient) {
-    this.issuanceQueue = new GroupCommitQueue((group) => writeIssuanceGroup(prisma, group), ISSUANCE_GROUP);
+    const pool = sqlPoolOf(prisma);
+    this.issuanceQueue = new GroupCommitQueue((group) => writeIssuanceGroup(pool, group), ISSUANCE_GROUP);
   }
 
   commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome> {

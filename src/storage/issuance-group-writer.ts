@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
+import type pg from 'pg';
 import type { IssuanceCommitOutcome, NewCertificateRecord, PendingIssuance } from '../domain/ports.ts';
-import { appendAuditEntries } from './audit-appender.ts';
-import type { PrismaClient } from './generated/prisma/client.ts';
+import { appendAuditEntriesIn } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
+import { inSqlTransaction, sqlStatement, type SqlSession } from './sql-session.ts';
 
 const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } };
 
@@ -14,57 +15,83 @@ const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { 
  * and link them to their tokens, append the audit entries. A request whose token turned out to be
  * unusable (used meanwhile, revoked, expired) gets that answer and nothing of it is signed or
  * written; the others commit. Any other failure rolls the whole group back (the queue then
- * retries each issuance alone).
+ * retries each issuance alone). The hot path: it runs on the pg pool with prepared statements.
  */
-export async function writeIssuanceGroup(prisma: PrismaClient, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
-  return prisma.$transaction(
-    async (tx) => {
-      const usable = await consumeTokens(tx, group);
-      const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
-      const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
-      // Sequential: signing is CPU work, and a thrown error must leave no half-collected group.
-      for (const [index, pending] of group.entries()) {
-        if (!usable[index]) {
-          outcomes.push(TOKEN_UNUSABLE);
-          continue;
-        }
-        const facts = await pending.sign();
-        signed.push({ index, id: randomUUID(), record: pending.record(facts) });
-        outcomes.push({ ok: true, value: { committed: true, facts } });
+export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
+  return inSqlTransaction(pool, async (tx) => {
+    const usable = await consumeTokens(tx, group);
+    const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
+    const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
+    // Sequential: signing is CPU work, and a thrown error must leave no half-collected group.
+    for (const [index, pending] of group.entries()) {
+      if (!usable[index]) {
+        outcomes.push(TOKEN_UNUSABLE);
+        continue;
       }
-      if (signed.length > 0) {
-        await insertCertificates(
-          tx,
-          signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
-        );
-        await appendAuditEntries(
-          tx,
-          signed.flatMap(({ record }) => record.audit),
-        );
-      }
-      return outcomes;
-    },
-    // A boot storm queues many groups for the pool: wait for a connection rather than fail.
-    { timeout: 15_000, maxWait: 10_000 },
-  );
+      const facts = await pending.sign();
+      signed.push({ index, id: randomUUID(), record: pending.record(facts) });
+      outcomes.push({ ok: true, value: { committed: true, facts } });
+    }
+    if (signed.length > 0) {
+      await insertCertificates(
+        tx,
+        signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
+      );
+      await appendAuditEntriesIn(
+        tx,
+        signed.flatMap(({ record }) => record.audit),
+      );
+    }
+    return outcomes;
+  });
 }
 
-type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+const CONSUME_TOKENS = sqlStatement(
+  'issuance_consume_tokens',
+  `UPDATE bootstrap_tokens AS t SET used_at = v.now
+   FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, now timestamptz)
+   WHERE t.id = v.id AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > v.now
+   RETURNING t.id::text AS id`,
+);
+
+// The tokens' foreign key is checked at the end of the statement, when the rows exist.
+const INSERT_CERTIFICATES = sqlStatement(
+  'issuance_insert_certificates',
+  `WITH input AS (
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+       id uuid, token_id uuid, issuer_name text, service_name text, serial_hex text, profile text, subject_dn text,
+       common_name text, dns_names text[], ip_addresses text[], uris text[], name_text text, key_algorithm text,
+       spki_sha256 text, fingerprint_sha256 text, not_before timestamptz, not_after timestamptz, der text,
+       requested_by text, next_flag_at timestamptz)
+   ), inserted AS (
+     INSERT INTO certificates (id, issuer_id, service_id, serial_hex, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
+                               name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, der, requested_by, next_flag_at)
+     SELECT r.id, i.id, s.id, r.serial_hex, r.profile, r.subject_dn, r.common_name, r.dns_names, r.ip_addresses, r.uris,
+            r.name_text, r.key_algorithm, r.spki_sha256, r.fingerprint_sha256, r.not_before, r.not_after, decode(r.der, 'base64'),
+            r.requested_by, r.next_flag_at
+     FROM input r
+     JOIN issuers i ON i.name = r.issuer_name
+     LEFT JOIN services s ON s.name = r.service_name
+     WHERE (r.service_name IS NULL) = (s.id IS NULL)
+     RETURNING id::text AS id
+   ), linked AS (
+     UPDATE bootstrap_tokens AS t SET certificate_id = r.id
+     FROM input r
+     WHERE t.id = r.token_id AND r.id IN (SELECT id::uuid FROM inserted)
+   )
+   SELECT id FROM inserted`,
+);
 
 /**
  * Marks every presented bootstrap token used, in one statement, and says for each issuance
  * whether it may go on. One atomic conditional update: of concurrent uses of a token, in this
  * group or another transaction, exactly one matches.
  */
-async function consumeTokens(tx: Transaction, group: PendingIssuance[]): Promise<boolean[]> {
+async function consumeTokens(tx: SqlSession, group: PendingIssuance[]): Promise<boolean[]> {
   const presented = group.flatMap((pending) => (pending.bootstrapTokenId === undefined ? [] : [{ id: pending.bootstrapTokenId, now: pending.now.toISOString() }]));
   const consumed = new Set<string>();
   if (presented.length > 0) {
-    const rows = await tx.$queryRaw<{ id: string }[]>`
-      UPDATE bootstrap_tokens AS t SET used_at = v.now
-      FROM jsonb_to_recordset(${JSON.stringify(presented)}::jsonb) AS v(id uuid, now timestamptz)
-      WHERE t.id = v.id AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > v.now
-      RETURNING t.id::text AS id`;
+    const rows = await tx.rows<{ id: string }>(CONSUME_TOKENS, [JSON.stringify(presented)]);
     for (const row of rows) consumed.add(row.id);
   }
   // The same token twice in one group: the first request has it, the second finds it used.
@@ -75,7 +102,7 @@ async function consumeTokens(tx: Transaction, group: PendingIssuance[]): Promise
 }
 
 /** Inserts the certificates and points their bootstrap tokens at them, in one statement. */
-async function insertCertificates(tx: Transaction, rows: { id: string; certificate: NewCertificateRecord; bootstrapTokenId: string | undefined }[]): Promise<void> {
+async function insertCertificates(tx: SqlSession, rows: { id: string; certificate: NewCertificateRecord; bootstrapTokenId: string | undefined }[]): Promise<void> {
   const records = rows.map(({ id, certificate, bootstrapTokenId }) => {
     const { facts } = certificate;
     return {
@@ -101,31 +128,7 @@ async function insertCertificates(tx: Transaction, rows: { id: string; certifica
       next_flag_at: certificate.nextFlagAt?.toISOString() ?? null,
     };
   });
-  // The tokens' foreign key is checked at the end of the statement, when the rows exist.
-  const inserted = await tx.$queryRaw<{ id: string }[]>`
-    WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS r(
-        id uuid, token_id uuid, issuer_name text, service_name text, serial_hex text, profile text, subject_dn text,
-        common_name text, dns_names text[], ip_addresses text[], uris text[], name_text text, key_algorithm text,
-        spki_sha256 text, fingerprint_sha256 text, not_before timestamptz, not_after timestamptz, der text,
-        requested_by text, next_flag_at timestamptz)
-    ), inserted AS (
-      INSERT INTO certificates (id, issuer_id, service_id, serial_hex, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
-                                name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, der, requested_by, next_flag_at)
-      SELECT r.id, i.id, s.id, r.serial_hex, r.profile, r.subject_dn, r.common_name, r.dns_names, r.ip_addresses, r.uris,
-             r.name_text, r.key_algorithm, r.spki_sha256, r.fingerprint_sha256, r.not_before, r.not_after, decode(r.der, 'base64'),
-             r.requested_by, r.next_flag_at
-      FROM input r
-      JOIN issuers i ON i.name = r.issuer_name
-      LEFT JOIN services s ON s.name = r.service_name
-      WHERE (r.service_name IS NULL) = (s.id IS NULL)
-      RETURNING id::text AS id
-    ), linked AS (
-      UPDATE bootstrap_tokens AS t SET certificate_id = r.id
-      FROM input r
-      WHERE t.id = r.token_id AND r.id IN (SELECT id::uuid FROM inserted)
-    )
-    SELECT id FROM inserted`;
+  const inserted = await tx.rows<{ id: string }>(INSERT_CERTIFICATES, [JSON.stringify(records)]);
   if (inserted.length !== records.length) {
     const written = new Set(inserted.map((row) => row.id));
     const missing = records.find((record) => !written.has(record.id));

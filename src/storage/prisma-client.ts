@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.ts';
 import { poolConfigFromUrl } from './pool-config.ts';
 
@@ -11,10 +12,16 @@ export interface PrismaClientOptions {
   maxConnections?: number;
 }
 
-/** A Prisma client on the Rust-free pg driver adapter. The caller owns it and disconnects it. */
+const sqlPools = new WeakMap<PrismaClient, pg.Pool>();
+
+/**
+ * A Prisma client on the Rust-free pg driver adapter, over a pg pool that the issuance hot path
+ * also uses directly (see `sql-session.ts`). The caller owns the client and disconnects it;
+ * disconnecting ends the pool.
+ */
 export function createPrismaClient(connectionString: string, options: PrismaClientOptions): PrismaClient {
   const timeoutMs = options.queryTimeoutSeconds * 1000;
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     ...poolConfigFromUrl(connectionString),
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: timeoutMs,
@@ -22,5 +29,17 @@ export function createPrismaClient(connectionString: string, options: PrismaClie
     query_timeout: timeoutMs + 1000,
     idleTimeoutMillis: 30_000,
   });
-  return new PrismaClient({ adapter });
+  // An idle connection dropped by the server: the pool discards it and the next query reconnects.
+  // Without a listener the 'error' event would end the process.
+  pool.on('error', () => undefined);
+  const client = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  sqlPools.set(client, pool);
+  return client;
+}
+
+/** The pg pool under a client made by `createPrismaClient`. */
+export function sqlPoolOf(prisma: PrismaClient): pg.Pool {
+  const pool = sqlPools.get(prisma);
+  if (!pool) throw new Error('this Prisma client was not made by createPrismaClient, so it has no pg pool to share');
+  return pool;
 }

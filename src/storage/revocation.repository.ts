@@ -3,7 +3,12 @@ import type { CertificateRecord, RevocationStore, RevocationTransaction } from '
 import { appendAuditEntries } from './audit-appender.ts';
 import { CERTIFICATE_INCLUDE, toCertificateRecord } from './certificate.repository.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { sqlPoolOf } from './prisma-client.ts';
+import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
+
+// Every issuance from a CSR asks this: a prepared statement on the pg pool.
+const KEY_IS_BLOCKED = sqlStatement('key_is_blocked', 'SELECT EXISTS (SELECT 1 FROM blocked_keys WHERE spki_sha256 = $1) AS blocked');
 
 async function lockedRecords(tx: Prisma.TransactionClient, ids: { id: string }[]): Promise<CertificateRecord[]> {
   if (ids.length === 0) return [];
@@ -13,10 +18,14 @@ async function lockedRecords(tx: Prisma.TransactionClient, ids: { id: string }[]
 
 /** Revocations: each one a transaction holding row locks on the certificates it changes. */
 export class PrismaRevocationRepository implements RevocationStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly sql: SqlSession;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.sql = pooledSession(sqlPoolOf(prisma));
+  }
 
   isKeyBlocked(spkiSha256: string): Promise<boolean> {
-    return guardStorage(async () => (await this.prisma.blockedKey.count({ where: { spkiSha256 } })) > 0);
+    return guardStorage(async () => (await this.sql.rows<{ blocked: boolean }>(KEY_IS_BLOCKED, [spkiSha256]))[0]?.blocked === true);
   }
 
   inTransaction<T>(work: (tx: RevocationTransaction) => Promise<T>): Promise<T> {

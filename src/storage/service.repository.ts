@@ -2,10 +2,36 @@ import { DomainError } from '../domain/errors.ts';
 import type { AuditEntry, NewService, ServiceChanges, ServiceReader, ServiceRecord, ServiceWriter } from '../domain/ports.ts';
 import { appendAuditEntries } from './audit-appender.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
-import type { Service } from './generated/prisma/client.ts';
+import { sqlPoolOf } from './prisma-client.ts';
+import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage, isUniqueViolation } from './storage-error.ts';
 
-function toServiceRecord(row: Service): ServiceRecord {
+/** The columns a ServiceRecord is made of, as Prisma and the prepared statement below both name them. */
+interface ServiceRow {
+  id: string;
+  name: string;
+  owner: string;
+  contact: string | null;
+  webhookUrl: string | null;
+  enabled: boolean;
+  disabledAt: Date | null;
+  dnsNames: string[];
+  ipAddresses: string[];
+  uris: string[];
+  profiles: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+// Every issuance reads its service: a prepared statement on the pg pool.
+const SERVICE_BY_NAME = sqlStatement(
+  'service_by_name',
+  `SELECT id::text AS id, name, owner, contact, webhook_url AS "webhookUrl", enabled, disabled_at AS "disabledAt",
+          dns_names AS "dnsNames", ip_addresses AS "ipAddresses", uris, profiles, created_at AS "createdAt", updated_at AS "updatedAt"
+   FROM services WHERE name = $1`,
+);
+
+function toServiceRecord(row: ServiceRow): ServiceRecord {
   return {
     id: row.id,
     name: row.name,
@@ -22,11 +48,15 @@ function toServiceRecord(row: Service): ServiceRecord {
 }
 
 export class PrismaServiceRepository implements ServiceReader, ServiceWriter {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly sql: SqlSession;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.sql = pooledSession(sqlPoolOf(prisma));
+  }
 
   findService(name: string): Promise<ServiceRecord | undefined> {
     return guardStorage(async () => {
-      const row = await this.prisma.service.findUnique({ where: { name } });
+      const [row] = await this.sql.rows<ServiceRow>(SERVICE_BY_NAME, [name]);
       return row ? toServiceRecord(row) : undefined;
     });
   }

@@ -2,10 +2,46 @@ import type { ApiRole } from '../domain/principal.ts';
 import type { ApiTokenRecord, AuditEntry, BootstrapTokenRecord, TokenStore } from '../domain/ports.ts';
 import { DomainError } from '../domain/errors.ts';
 import { appendAuditEntries } from './audit-appender.ts';
-import type { ApiToken, BootstrapToken, PrismaClient } from './generated/prisma/client.ts';
+import type { PrismaClient } from './generated/prisma/client.ts';
+import { sqlPoolOf } from './prisma-client.ts';
+import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
 
-function toApiToken(row: ApiToken): ApiTokenRecord {
+interface ApiTokenRow {
+  id: string;
+  name: string;
+  role: string;
+  createdAt: Date;
+  createdBy: string | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+interface BootstrapTokenRow {
+  id: string;
+  serviceName: string;
+  sans: string[];
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+// Every authenticated request reads one of these: prepared statements on the pg pool.
+const API_TOKEN_BY_HASH = sqlStatement(
+  'api_token_by_hash',
+  `SELECT id::text AS id, name, role::text AS role, created_at AS "createdAt", created_by AS "createdBy",
+          expires_at AS "expiresAt", revoked_at AS "revokedAt"
+   FROM api_tokens WHERE token_hash = $1`,
+);
+const BOOTSTRAP_TOKEN_BY_HASH = sqlStatement(
+  'bootstrap_token_by_hash',
+  `SELECT t.id::text AS id, s.name AS "serviceName", t.sans, t.created_at AS "createdAt", t.expires_at AS "expiresAt",
+          t.used_at AS "usedAt", t.revoked_at AS "revokedAt"
+   FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id WHERE t.token_hash = $1`,
+);
+
+function toApiToken(row: ApiTokenRow): ApiTokenRecord {
   return {
     id: row.id,
     name: row.name,
@@ -17,10 +53,10 @@ function toApiToken(row: ApiToken): ApiTokenRecord {
   };
 }
 
-function toBootstrapToken(row: BootstrapToken & { service: { name: string } }): BootstrapTokenRecord {
+function toBootstrapToken(row: BootstrapTokenRow): BootstrapTokenRecord {
   return {
     id: row.id,
-    serviceName: row.service.name,
+    serviceName: row.serviceName,
     sans: row.sans,
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
@@ -31,7 +67,11 @@ function toBootstrapToken(row: BootstrapToken & { service: { name: string } }): 
 
 /** API and bootstrap tokens. Only SHA-256 hashes of the secrets are ever stored. */
 export class PrismaTokenRepository implements TokenStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly sql: SqlSession;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.sql = pooledSession(sqlPoolOf(prisma));
+  }
 
   createApiToken(
     token: { name: string; role: ApiRole; tokenHash: string; expiresAt: Date | undefined; createdBy: string | undefined },
@@ -50,7 +90,7 @@ export class PrismaTokenRepository implements TokenStore {
 
   findApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
     return guardStorage(async () => {
-      const row = await this.prisma.apiToken.findUnique({ where: { tokenHash } });
+      const [row] = await this.sql.rows<ApiTokenRow>(API_TOKEN_BY_HASH, [tokenHash]);
       return row ? toApiToken(row) : undefined;
     });
   }
@@ -90,14 +130,14 @@ export class PrismaTokenRepository implements TokenStore {
           include: { service: { select: { name: true } } },
         });
         await appendAuditEntries(tx, [{ ...audit, targetId: row.id }]);
-        return toBootstrapToken(row);
+        return toBootstrapToken({ ...row, serviceName: row.service.name });
       }),
     );
   }
 
   findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenRecord | undefined> {
     return guardStorage(async () => {
-      const row = await this.prisma.bootstrapToken.findUnique({ where: { tokenHash }, include: { service: { select: { name: true } } } });
+      const [row] = await this.sql.rows<BootstrapTokenRow>(BOOTSTRAP_TOKEN_BY_HASH, [tokenHash]);
       return row ? toBootstrapToken(row) : undefined;
     });
   }

@@ -10,7 +10,7 @@ import { PrismaCertificateRepository } from '../../../src/storage/certificate.re
 import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
-import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
+import { createPrismaClient, sqlPoolOf, type PrismaClient } from '../../../src/storage/prisma-client.ts';
 import { MemoryKeyStore } from '../../support/memory-key-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
@@ -102,7 +102,7 @@ describe('group commit of issuances on real PostgreSQL', () => {
       pendingIssuance('f', fresh),
     ];
     const outcomes = await writeIssuanceGroup(
-      prisma,
+      sqlPoolOf(prisma),
       probes.map((p) => p.pending),
     );
     const committed = outcomes.map((outcome) => (outcome.ok ? outcome.value.committed : 'error'));
