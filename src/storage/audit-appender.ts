@@ -6,17 +6,30 @@ import { prismaSession, sqlStatement, type SqlSession } from './sql-session.ts';
 /** Arbitrary but fixed key of the advisory lock that serialises appends to the hash chain. */
 const AUDIT_CHAIN_LOCK = 7_301_001;
 
-const LOCK_CHAIN = sqlStatement('audit_lock_chain', `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`);
-const LAST_HASH = sqlStatement('audit_last_hash', 'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-// Sequence numbers follow the chain: rows are inserted in the order of the array.
-const INSERT_ENTRIES = sqlStatement(
-  'audit_insert_entries',
-  `INSERT INTO audit_events (occurred_at, actor, actor_role, source_address, request_id, action, target_type, target_id, details, prev_hash, hash)
+/**
+ * Takes the audit chain's transaction-scoped lock. Text without parameters, so that a caller may
+ * send it in one round trip with its BEGIN (the issuance group writer does).
+ */
+export const LOCK_AUDIT_CHAIN_SQL = `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`;
+
+/** The chain's last hash; read in a statement that started after the lock was granted. */
+export const LAST_AUDIT_HASH_SQL = 'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1';
+
+/**
+ * Inserts the rows of `chainAuditRows`, passed as a JSON array in the parameter named. Sequence
+ * numbers follow the chain: rows are inserted in the order of the array.
+ */
+export function insertAuditRowsSql(parameter: string): string {
+  return `INSERT INTO audit_events (occurred_at, actor, actor_role, source_address, request_id, action, target_type, target_id, details, prev_hash, hash)
    SELECT (e.v->>'occurred_at')::timestamptz, e.v->>'actor', e.v->>'actor_role', e.v->>'source_address', e.v->>'request_id',
           e.v->>'action', e.v->>'target_type', e.v->>'target_id', e.v->'details', e.v->>'prev_hash', e.v->>'hash'
-   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, position)
-   ORDER BY e.position`,
-);
+   FROM jsonb_array_elements(${parameter}::jsonb) WITH ORDINALITY AS e(v, position)
+   ORDER BY e.position`;
+}
+
+const LOCK_CHAIN = sqlStatement('audit_lock_chain', LOCK_AUDIT_CHAIN_SQL);
+const LAST_HASH = sqlStatement('audit_last_hash', LAST_AUDIT_HASH_SQL);
+const INSERT_ENTRIES = sqlStatement('audit_insert_entries', insertAuditRowsSql('$1'));
 
 /** `appendAuditEntriesIn` inside a Prisma interactive transaction. */
 export function appendAuditEntries(tx: Prisma.TransactionClient, entries: AuditEntry[]): Promise<void> {
@@ -30,12 +43,18 @@ export function appendAuditEntries(tx: Prisma.TransactionClient, entries: AuditE
  * statement of its own because a READ COMMITTED statement sees only what had committed when it
  * started, and the lock may have been granted after that.
  */
-export async function appendAuditEntriesIn(session: SqlSession, entries: AuditEntry[]): Promise<void> {
+async function appendAuditEntriesIn(session: SqlSession, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await session.rows(LOCK_CHAIN, []);
   const last = await session.rows<{ hash: string }>(LAST_HASH, []);
-  let previousHash: string | null = last[0]?.hash ?? null;
-  const rows = entries.map((entry) => {
+  const rows = chainAuditRows(last[0]?.hash ?? null, entries);
+  await session.rows(INSERT_ENTRIES, [JSON.stringify(rows)]);
+}
+
+/** The entries as audit_events rows, each hashed over its content and the previous hash. */
+export function chainAuditRows(lastHash: string | null, entries: AuditEntry[]): object[] {
+  let previousHash = lastHash;
+  return entries.map((entry) => {
     const hash = auditEventHash(previousHash, entry);
     const row = {
       occurred_at: entry.occurredAt.toISOString(),
@@ -53,5 +72,4 @@ export async function appendAuditEntriesIn(session: SqlSession, entries: AuditEn
     previousHash = hash;
     return row;
   });
-  await session.rows(INSERT_ENTRIES, [JSON.stringify(rows)]);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type pg from 'pg';
 import type { IssuanceCommitOutcome, NewCertificateRecord, PendingIssuance } from '../domain/ports.ts';
-import { appendAuditEntriesIn } from './audit-appender.ts';
+import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH_SQL, LOCK_AUDIT_CHAIN_SQL } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
 import { inSqlTransaction, sqlStatement, type SqlSession } from './sql-session.ts';
@@ -10,48 +10,60 @@ import { inSqlTransaction, sqlStatement, type SqlSession } from './sql-session.t
 const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } };
 
 /**
- * Writes a group of issuances in one transaction and a fixed number of statements, whatever the
- * group's size: consume the bootstrap tokens, sign what may be signed, insert the certificates
- * and link them to their tokens, append the audit entries. A request whose token turned out to be
- * unusable (used meanwhile, revoked, expired) gets that answer and nothing of it is signed or
- * written; the others commit. Any other failure rolls the whole group back (the queue then
- * retries each issuance alone). The hot path: it runs on the pg pool with prepared statements.
+ * Writes a group of issuances in one transaction of four round trips, whatever the group's size:
+ * BEGIN with the audit chain's lock; consume the bootstrap tokens and read the chain's last hash;
+ * (sign what may be signed;) insert the certificates, link them to their tokens and append their
+ * audit entries; COMMIT. A request whose token turned out to be unusable (used meanwhile,
+ * revoked, expired) gets that answer and nothing of it is signed or written; the others commit.
+ * Any other failure rolls the whole group back (the queue then retries each issuance alone).
+ *
+ * The lock is taken first so that the last hash can be read with the tokens: a READ COMMITTED
+ * statement sees what had committed when it started, so the read must start after the lock is
+ * held. Groups of one replica are serialised by it anyway (they append to the same chain). This is
+ * the hot path: it runs on the pg pool with prepared statements.
  */
 export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
-  return inSqlTransaction(pool, async (tx) => {
-    const usable = await consumeTokens(tx, group);
-    const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
-    const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
-    // Sequential: signing is CPU work, and a thrown error must leave no half-collected group.
-    for (const [index, pending] of group.entries()) {
-      if (!usable[index]) {
-        outcomes.push(TOKEN_UNUSABLE);
-        continue;
+  return inSqlTransaction(
+    pool,
+    async (tx) => {
+      const { usable, lastAuditHash } = await consumeTokens(tx, group);
+      const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
+      const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
+      // Sequential: signing is CPU work, and a thrown error must leave no half-collected group.
+      for (const [index, pending] of group.entries()) {
+        if (!usable[index]) {
+          outcomes.push(TOKEN_UNUSABLE);
+          continue;
+        }
+        const facts = await pending.sign();
+        signed.push({ index, id: randomUUID(), record: pending.record(facts) });
+        outcomes.push({ ok: true, value: { committed: true, facts } });
       }
-      const facts = await pending.sign();
-      signed.push({ index, id: randomUUID(), record: pending.record(facts) });
-      outcomes.push({ ok: true, value: { committed: true, facts } });
-    }
-    if (signed.length > 0) {
-      await insertCertificates(
-        tx,
-        signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
-      );
-      await appendAuditEntriesIn(
-        tx,
-        signed.flatMap(({ record }) => record.audit),
-      );
-    }
-    return outcomes;
-  });
+      if (signed.length > 0) {
+        await insertCertificates(
+          tx,
+          signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
+          chainAuditRows(
+            lastAuditHash,
+            signed.flatMap(({ record }) => record.audit),
+          ),
+        );
+      }
+      return outcomes;
+    },
+    LOCK_AUDIT_CHAIN_SQL,
+  );
 }
 
 const CONSUME_TOKENS = sqlStatement(
   'issuance_consume_tokens',
-  `UPDATE bootstrap_tokens AS t SET used_at = v.now
-   FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, now timestamptz)
-   WHERE t.id = v.id AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > v.now
-   RETURNING t.id::text AS id`,
+  `WITH consumed AS (
+     UPDATE bootstrap_tokens AS t SET used_at = v.now
+     FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, now timestamptz)
+     WHERE t.id = v.id AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > v.now
+     RETURNING t.id::text AS id
+   )
+   SELECT ARRAY(SELECT id FROM consumed) AS consumed, (${LAST_AUDIT_HASH_SQL}) AS "lastAuditHash"`,
 );
 
 // The tokens' foreign key is checked at the end of the statement, when the rows exist.
@@ -78,31 +90,36 @@ const INSERT_CERTIFICATES = sqlStatement(
      UPDATE bootstrap_tokens AS t SET certificate_id = r.id
      FROM input r
      WHERE t.id = r.token_id AND r.id IN (SELECT id::uuid FROM inserted)
+   ), audited AS (
+     ${insertAuditRowsSql('$2')}
    )
    SELECT id FROM inserted`,
 );
 
 /**
  * Marks every presented bootstrap token used, in one statement, and says for each issuance
- * whether it may go on. One atomic conditional update: of concurrent uses of a token, in this
- * group or another transaction, exactly one matches.
+ * whether it may go on; reads the audit chain's last hash in the same statement. One atomic
+ * conditional update: of concurrent uses of a token, in this group or another transaction,
+ * exactly one matches.
  */
-async function consumeTokens(tx: SqlSession, group: PendingIssuance[]): Promise<boolean[]> {
+async function consumeTokens(tx: SqlSession, group: PendingIssuance[]): Promise<{ usable: boolean[]; lastAuditHash: string | null }> {
   const presented = group.flatMap((pending) => (pending.bootstrapTokenId === undefined ? [] : [{ id: pending.bootstrapTokenId, now: pending.now.toISOString() }]));
-  const consumed = new Set<string>();
-  if (presented.length > 0) {
-    const rows = await tx.rows<{ id: string }>(CONSUME_TOKENS, [JSON.stringify(presented)]);
-    for (const row of rows) consumed.add(row.id);
-  }
+  const [row] = await tx.rows<{ consumed: string[]; lastAuditHash: string | null }>(CONSUME_TOKENS, [JSON.stringify(presented)]);
+  const consumed = new Set(row?.consumed ?? []);
   // The same token twice in one group: the first request has it, the second finds it used.
-  return group.map((pending) => {
+  const usable = group.map((pending) => {
     if (pending.bootstrapTokenId === undefined) return true;
     return consumed.delete(pending.bootstrapTokenId);
   });
+  return { usable, lastAuditHash: row?.lastAuditHash ?? null };
 }
 
-/** Inserts the certificates and points their bootstrap tokens at them, in one statement. */
-async function insertCertificates(tx: SqlSession, rows: { id: string; certificate: NewCertificateRecord; bootstrapTokenId: string | undefined }[]): Promise<void> {
+/** Inserts the certificates, points their bootstrap tokens at them and appends the audit rows, in one statement. */
+async function insertCertificates(
+  tx: SqlSession,
+  rows: { id: string; certificate: NewCertificateRecord; bootstrapTokenId: string | undefined }[],
+  auditRows: object[],
+): Promise<void> {
   const records = rows.map(({ id, certificate, bootstrapTokenId }) => {
     const { facts } = certificate;
     return {
@@ -128,7 +145,7 @@ async function insertCertificates(tx: SqlSession, rows: { id: string; certificat
       next_flag_at: certificate.nextFlagAt?.toISOString() ?? null,
     };
   });
-  const inserted = await tx.rows<{ id: string }>(INSERT_CERTIFICATES, [JSON.stringify(records)]);
+  const inserted = await tx.rows<{ id: string }>(INSERT_CERTIFICATES, [JSON.stringify(records), JSON.stringify(auditRows)]);
   if (inserted.length !== records.length) {
     const written = new Set(inserted.map((row) => row.id));
     const missing = records.find((record) => !written.has(record.id));

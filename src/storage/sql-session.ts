@@ -43,13 +43,14 @@ export function prismaSession(tx: Prisma.TransactionClient): SqlSession {
 /**
  * Runs `work` in one transaction on one pooled connection: committed if it returns, rolled back
  * if it throws. A connection whose rollback failed is discarded rather than returned to the pool
- * in an unknown state.
+ * in an unknown state. `firstStatement`, parameterless, goes in the same round trip as BEGIN.
  */
-export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlSession) => Promise<T>): Promise<T> {
+export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlSession) => Promise<T>, firstStatement?: string): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    // Without parameters pg uses the simple query protocol, which takes several statements at once.
+    await client.query(firstStatement === undefined ? 'BEGIN' : `BEGIN; ${firstStatement}`);
     const result = await work({
       async rows<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
         const answer = await client.query({ name: statement.name, text: statement.text, values: [...values] });
