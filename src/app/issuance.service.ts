@@ -16,6 +16,7 @@ import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
 import { generateSerialNumber } from '../domain/serial-number.ts';
 import { parseRequestedTtl, validityWindow, NOT_BEFORE_BACKDATE_MS } from '../domain/validity.ts';
 import type { SubjectAlternativeNames } from '../domain/x509/certificate-builder.ts';
+import type { EncodedPublicKey } from '../domain/x509/certificate-template.ts';
 import { certificatePem, derCertificatePem, type CertificateFacts } from '../domain/x509/certificate-facts.ts';
 import { nodeCrypto, x509 } from '../domain/x509/crypto-provider.ts';
 import { prepareFastLeaf, signFastLeaf, type FastLeafTemplate } from '../domain/x509/fast-leaf.ts';
@@ -81,7 +82,7 @@ interface Subject {
 }
 
 interface KeySource {
-  publicKey: x509.PublicKey;
+  publicKey: EncodedPublicKey;
   keyAlgorithm: KeyAlgorithmName;
   csrNames: SubjectAlternativeNames | undefined;
   csrCommonName: string | undefined;

@@ -2,15 +2,15 @@ import { constants, createPublicKey, verify, type JsonWebKey as NodeJsonWebKey, 
 import { isIP } from 'node:net';
 import { DomainError } from '../errors.ts';
 import type { KeyAlgorithmName } from '../key-algorithm.ts';
-import { x509 } from '../x509/crypto-provider.ts';
 import type { SubjectAlternativeNames } from '../x509/certificate-builder.ts';
+import type { EncodedPublicKey } from '../x509/certificate-template.ts';
 import { sha256Hex } from '../x509/certificate-facts.ts';
 import { DerError, DerReader, TAG, TAG_CLASS, contextTag, isConstructed, tagClass, type DerElement, type NonDerCode, type NonDerIssue } from './der-reader.ts';
 
 /** What the RA needs from a certificate signing request, read only after its signature verified. */
 export interface ParsedCsr {
-  /** The CSR's SubjectPublicKeyInfo. */
-  publicKey: x509.PublicKey;
+  /** The CSR's SubjectPublicKeyInfo, as a certificate template takes it. */
+  publicKey: EncodedPublicKey;
   /** The DER SubjectPublicKeyInfo, exactly as it appears in the CSR (the bytes `publicKey` holds). */
   subjectPublicKeyInfo: Uint8Array;
   keyAlgorithm: KeyAlgorithmName;
@@ -134,7 +134,7 @@ function parseCheckedCsr(input: string): ParsedCsr {
   if (csr.commonNames.length > 1) throw invalidCsr('the CSR subject has more than one common name (CN)');
   const sans = requestedNames(extensions);
   return {
-    publicKey: new x509.PublicKey(csr.spki),
+    publicKey: { rawData: csr.spki.slice().buffer },
     subjectPublicKeyInfo: csr.spki,
     keyAlgorithm,
     spkiSha256: sha256Hex(csr.spki),

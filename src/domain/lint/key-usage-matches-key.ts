@@ -1,10 +1,9 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { id_ce_keyUsage, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { id_ce_keyUsage } from '@peculiar/asn1-x509';
 import type { KeyAlgorithmName } from '../key-algorithm.ts';
 import { x509 } from '../x509/crypto-provider.ts';
 import { keyUsageNames } from './key-usage-names.ts';
 import type { LintRule } from './lint-rule.ts';
-import { templateExtension } from './template-extension.ts';
+import { templateExtension, templatePublicKeyInfo } from './template-extension.ts';
 
 type KeyFamily = 'rsa' | 'ec' | 'ed25519';
 
@@ -31,7 +30,7 @@ export const keyUsageMatchesKey: LintRule = {
   id: 'key-usage-matches-key',
   source: 'RFC 5280 4.2.1.3; RFC 8813 §3 (EC); RFC 8410 §5 (Ed25519); RFC 4055 §1.2 (RSA)',
   check(template) {
-    const spki = AsnConvert.parse(template.subjectPublicKey.rawData, SubjectPublicKeyInfo);
+    const spki = templatePublicKeyInfo(template);
     const family = FAMILY_BY_SPKI_OID[spki.algorithm.algorithm];
     if (family === undefined) return `the subject public key has an unsupported algorithm (${spki.algorithm.algorithm})`;
     if (family !== familyOf(template.keyAlgorithm)) {

@@ -1,9 +1,9 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509';
 import { createHash } from 'node:crypto';
 import { x509 } from '../x509/crypto-provider.ts';
 import type { LintRule } from './lint-rule.ts';
-import { templateExtension } from './template-extension.ts';
+import { templateExtension, templatePublicKeyInfo } from './template-extension.ts';
 
 /** RFC 7093 methods truncate a SHA-2 hash of the key to its leftmost 160 bits (20 octets). */
 const RFC7093_KEY_ID_OCTETS = 20;
@@ -20,7 +20,7 @@ export const skiAkiPresent: LintRule = {
     const ski = templateExtension(template, id_ce_subjectKeyIdentifier, x509.SubjectKeyIdentifierExtension);
     if (!ski) return 'the subjectKeyIdentifier extension is missing';
     if (ski.critical) return 'the subjectKeyIdentifier extension must not be critical';
-    if (!keyIdentifiersOf(template.subjectPublicKey).includes(ski.keyId.toLowerCase())) {
+    if (!keyIdentifiersOf(templatePublicKeyInfo(template)).includes(ski.keyId.toLowerCase())) {
       return 'the subjectKeyIdentifier is not derived from the certificate\'s public key';
     }
     const aki = templateExtension(template, id_ce_authorityKeyIdentifier, x509.AuthorityKeyIdentifierExtension);
@@ -37,8 +37,8 @@ export const skiAkiPresent: LintRule = {
 };
 
 /** Key identifiers RFC 5280 method 1 (SHA-1) and RFC 7093 methods 1–3 give for a key, in hex. */
-function keyIdentifiersOf(publicKey: x509.PublicKey): string[] {
-  const keyBits = new Uint8Array(AsnConvert.parse(publicKey.rawData, SubjectPublicKeyInfo).subjectPublicKey);
+function keyIdentifiersOf(publicKeyInfo: SubjectPublicKeyInfo): string[] {
+  const keyBits = new Uint8Array(publicKeyInfo.subjectPublicKey);
   return [
     createHash('sha1').update(keyBits).digest('hex'),
     ...['sha256', 'sha384', 'sha512'].map((hash) => createHash(hash).update(keyBits).digest().subarray(0, RFC7093_KEY_ID_OCTETS).toString('hex')),

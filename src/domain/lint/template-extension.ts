@@ -1,5 +1,7 @@
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import type { x509 } from '../x509/crypto-provider.ts';
-import type { CertificateTemplate } from '../x509/certificate-template.ts';
+import type { CertificateTemplate, EncodedPublicKey } from '../x509/certificate-template.ts';
 
 /** Decoded extensions, keyed by class and DER; least recently used first. */
 const decoded = new Map<string, x509.Extension>();
@@ -39,4 +41,22 @@ export function templateExtension<T extends x509.Extension>(
 ): T | undefined {
   const extension = template.extensions.find((candidate) => candidate.type === oid);
   return extension === undefined ? undefined : decodeOnce(extension.rawData, type);
+}
+
+/** Decodings of template keys; keyed by the key object, so each template's key is decoded once. */
+const decodedKeys = new WeakMap<EncodedPublicKey, SubjectPublicKeyInfo>();
+
+/**
+ * The template's SubjectPublicKeyInfo, decoded from its DER (what will be signed). Several rules
+ * read it; they share one decoding and only read it. Throws when the bytes do not decode;
+ * `lintCertificate` turns that into a failure of the rule.
+ */
+export function templatePublicKeyInfo(template: CertificateTemplate): SubjectPublicKeyInfo {
+  const key = template.subjectPublicKey;
+  let info = decodedKeys.get(key);
+  if (info === undefined) {
+    info = AsnConvert.parse(key.rawData, SubjectPublicKeyInfo);
+    decodedKeys.set(key, info);
+  }
+  return info;
 }

@@ -3,8 +3,8 @@ import type { ExtendedKeyUsageName, KeyUsageName } from '../certificate-profile.
 import type { KeyAlgorithmName } from '../key-algorithm.ts';
 import type { IssuerLocations, SubjectAlternativeNames } from './certificate-builder.ts';
 import type { CertificateFacts } from './certificate-facts.ts';
-import type { CertificateTemplate } from './certificate-template.ts';
-import { x509 } from './crypto-provider.ts';
+import { DerReader, TAG } from '../csr/der-reader.ts';
+import type { CertificateTemplate, EncodedExtension, EncodedPublicKey } from './certificate-template.ts';
 import type { DerBytes } from './der-writer.ts';
 import {
   encodeLeafExtensions,
@@ -28,8 +28,8 @@ export interface FastLeafParams {
   /** Optional subject CN; SAN is authoritative. */
   commonName?: string | undefined;
   sans: SubjectAlternativeNames;
-  /** The subject key: its DER SubjectPublicKeyInfo, or a parsed PublicKey (reused, not re-parsed). */
-  subjectPublicKey: x509.PublicKey | Uint8Array;
+  /** The subject key: its DER SubjectPublicKeyInfo, bare or as an EncodedPublicKey (such as an x509.PublicKey). */
+  subjectPublicKey: EncodedPublicKey | Uint8Array;
   keyAlgorithm: KeyAlgorithmName;
   keyUsages: readonly KeyUsageName[];
   extendedKeyUsages: readonly ExtendedKeyUsageName[];
@@ -72,8 +72,9 @@ function renderedSubjectDn(commonName: string | undefined): string {
  * refuses (non-ASCII names, IP literals it cannot encode exactly, malformed SPKI).
  */
 export function prepareFastLeaf(params: FastLeafParams, parts: LeafIssuerParts): FastLeafTemplate {
-  const subjectPublicKey =
-    params.subjectPublicKey instanceof x509.PublicKey ? params.subjectPublicKey : new x509.PublicKey(new Uint8Array(params.subjectPublicKey));
+  // The encoder reads the SPKI's structure (for the SKI) and refuses a malformed one.
+  const subjectPublicKey: EncodedPublicKey =
+    params.subjectPublicKey instanceof Uint8Array ? { rawData: params.subjectPublicKey.slice().buffer } : params.subjectPublicKey;
   const extensionsDer = encodeLeafExtensions(
     {
       commonName: params.commonName,
@@ -98,27 +99,17 @@ export function prepareFastLeaf(params: FastLeafParams, parts: LeafIssuerParts):
   };
 }
 
-/** Wrappers of recently seen extension DER, least recently used first. */
-const wrappers = new Map<string, x509.Extension>();
-const WRAPPER_CACHE_SIZE = 64;
-
 /**
- * The x509.Extension of an encoded extension. The profile's extensions are the same bytes on
- * every certificate, so their (asn1js-parsed) wrappers are shared rather than parsed per
- * request; nothing mutates one. Per-certificate ones (SAN, SKI) pass through a bounded cache.
+ * An encoded extension with its extnID read back from the bytes (so lint, which finds
+ * extensions by that OID and decodes their bytes, checks exactly what will be signed).
  */
-function extensionOf(der: DerBytes): x509.Extension {
-  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  const hit = wrappers.get(key);
-  if (hit !== undefined) {
-    wrappers.delete(key);
-    wrappers.set(key, hit);
-    return hit;
-  }
-  const extension = new x509.Extension(der);
-  wrappers.set(key, extension);
-  if (wrappers.size > WRAPPER_CACHE_SIZE) wrappers.delete(wrappers.keys().next().value as string);
-  return extension;
+function extensionOf(der: DerBytes): EncodedExtension {
+  const reader = new DerReader(der, { strict: true });
+  const outer = reader.readExactly(0, der.length);
+  reader.expect(outer, TAG.SEQUENCE, 'an Extension');
+  const [extnId] = reader.children(outer);
+  if (extnId === undefined) throw new Error('the encoder produced an empty Extension');
+  return { type: reader.objectIdentifier(extnId), rawData: der.slice().buffer };
 }
 
 function sha256Hex(data: Uint8Array): string {

@@ -96,9 +96,9 @@ export function signCertificateTemplate(template: CertificateTemplate, issuer: S
     issuer: issuer.certificate.subjectName,
     notBefore: template.notBefore,
     notAfter: template.notAfter,
-    publicKey: template.subjectPublicKey,
+    publicKey: template.subjectPublicKey instanceof x509.PublicKey ? template.subjectPublicKey : new x509.PublicKey(template.subjectPublicKey.rawData),
     signingKey: issuer.privateKey,
     signingAlgorithm: keyAlgorithmParameters(issuer.keyAlgorithm).signingParams,
-    extensions: template.extensions,
+    extensions: template.extensions.map((extension) => (extension instanceof x509.Extension ? extension : new x509.Extension(extension.rawData))),
   });
 }

@@ -497,10 +497,10 @@ describe('LINT_RULES', () => {
       issuer: fixture.issuer.subjectName,
       notBefore: template.notBefore,
       notAfter: template.notAfter,
-      publicKey: template.subjectPublicKey,
+      publicKey: new x509.PublicKey(template.subjectPublicKey.rawData),
       signingKey: issuerKeys.privateKey,
       signingAlgorithm: keyAlgorithmParameters('ecdsa-p256').signingParams,
-      extensions: template.extensions,
+      extensions: template.extensions.map((extension) => new x509.Extension(extension.rawData)),
     });
     assert.equal(certificate.serialNumber, template.serialHex);
     assert.deepEqual(
