@@ -37,35 +37,48 @@ const INSERT_CHUNK = 250_000;
  * is a placeholder, the scan never reads it.
  */
 const INSERT_NOT_DUE = `
-INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
-                          name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der, next_flag_at)
-SELECT gen_random_uuid(), $1, 'b1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=bulk-' || g || '.bench.svc', 'bulk-' || g || '.bench.svc',
-       ARRAY['bulk-' || g || '.bench.svc'], '{}', '{}', 'bulk-' || g || '.bench.svc', 'ecdsa-p256',
-       md5('spki' || g) || md5(g || 'spki'), md5('fp' || g) || md5(g || 'fp'),
-       now() - interval '1 day', now() + interval '60 days', 'active', '\\x3000'::bytea,
-       now() + interval '7 days' + (g % 2592000) * interval '1 second'
-FROM generate_series($3::bigint, $4::bigint) AS g`;
+WITH bulk AS (
+  INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
+                            name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der)
+  SELECT gen_random_uuid(), $1, 'b1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=bulk-' || g || '.bench.svc', 'bulk-' || g || '.bench.svc',
+         ARRAY['bulk-' || g || '.bench.svc'], '{}', '{}', 'bulk-' || g || '.bench.svc', 'ecdsa-p256',
+         md5('spki' || g) || md5(g || 'spki'), md5('fp' || g) || md5(g || 'fp'),
+         now() - interval '1 day', now() + interval '60 days', 'active', '\\x3000'::bytea
+  FROM generate_series($3::bigint, $4::bigint) AS g
+  RETURNING id, serial_hex
+)
+INSERT INTO certificate_flag_schedule (certificate_id, next_flag_at)
+SELECT id, now() + interval '7 days' + (('x' || right(serial_hex, 8))::bit(32)::bigint % 2592000) * interval '1 second' FROM bulk`;
 
 /**
  * Due certificates: 20 days into a 25-day life, so the 7d and 75% thresholds are crossed (the
  * 30d and 14d ones do not apply to a life this short, 1d and 90% are still ahead).
  */
 const INSERT_DUE = `
-INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
-                          name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der, next_flag_at)
-SELECT gen_random_uuid(), $1, 'd1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=due-' || g || '.bench.svc', 'due-' || g || '.bench.svc',
-       ARRAY['due-' || g || '.bench.svc'], '{}', '{}', 'due-' || g || '.bench.svc', 'ecdsa-p256',
-       md5('dspki' || g) || md5(g || 'dspki'), md5('dfp' || g) || md5(g || 'dfp'),
-       now() - interval '20 days', now() + interval '5 days', 'active', '\\x3000'::bytea, now() - interval '1 minute'
-FROM generate_series(1, $3::bigint) AS g
-RETURNING id`;
+WITH due AS (
+  INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
+                            name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der)
+  SELECT gen_random_uuid(), $1, 'd1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=due-' || g || '.bench.svc', 'due-' || g || '.bench.svc',
+         ARRAY['due-' || g || '.bench.svc'], '{}', '{}', 'due-' || g || '.bench.svc', 'ecdsa-p256',
+         md5('dspki' || g) || md5(g || 'dspki'), md5('dfp' || g) || md5(g || 'dfp'),
+         now() - interval '20 days', now() + interval '5 days', 'active', '\\x3000'::bytea
+  FROM generate_series(1, $3::bigint) AS g
+  RETURNING id
+), scheduled AS (
+  INSERT INTO certificate_flag_schedule (certificate_id, next_flag_at) SELECT id, now() - interval '1 minute' FROM due
+)
+SELECT id FROM due`;
 
-/** Makes the due certificates due again: their alerts and notifications go, next_flag_at returns to the past. */
+/** Makes the due certificates due again: their alerts and notifications go, their next flag time returns to the past. */
 async function resetDue(db: pg.Client, dueIds: string[]): Promise<void> {
   await db.query('BEGIN');
   await db.query('DELETE FROM notifications WHERE alert_id IN (SELECT id FROM alerts WHERE certificate_id = ANY($1::uuid[]))', [dueIds]);
   await db.query('DELETE FROM alerts WHERE certificate_id = ANY($1::uuid[])', [dueIds]);
-  await db.query("UPDATE certificates SET next_flag_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])", [dueIds]);
+  await db.query(
+    `INSERT INTO certificate_flag_schedule (certificate_id, next_flag_at) SELECT id, now() - interval '1 minute' FROM unnest($1::uuid[]) AS id
+     ON CONFLICT (certificate_id) DO UPDATE SET next_flag_at = EXCLUDED.next_flag_at`,
+    [dueIds],
+  );
   await db.query('COMMIT');
 }
 

@@ -87,7 +87,7 @@ async function insertCertificate(
       der: Buffer.from(facts.der),
       requestedBy: certificate.requestedBy,
       renewedFromId: certificate.renewedFromId ?? null,
-      nextFlagAt: certificate.nextFlagAt ?? null,
+      flagSchedule: certificate.nextFlagAt ? { create: { nextFlagAt: certificate.nextFlagAt } } : undefined,
     },
   });
 }
@@ -169,8 +169,9 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
             supersede: async (certificateId, at) => {
               const updated = await tx.certificate.updateMany({
                 where: { id: certificateId, status: 'active' },
-                data: { status: 'superseded', supersededAt: at, nextFlagAt: null },
+                data: { status: 'superseded', supersededAt: at },
               });
+              await tx.certificateFlagSchedule.deleteMany({ where: { certificateId } });
               // A renewal answers the expiry flags of the certificate it replaces.
               await tx.alert.updateMany({
                 where: { certificateId, state: { in: ['open', 'acknowledged'] } },

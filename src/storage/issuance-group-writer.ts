@@ -77,10 +77,10 @@ const INSERT_CERTIFICATES = sqlStatement(
        requested_by text, next_flag_at timestamptz)
    ), inserted AS (
      INSERT INTO certificates (id, issuer_id, service_id, serial_hex, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
-                               name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, der, requested_by, next_flag_at)
+                               name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, der, requested_by)
      SELECT r.id, i.id, s.id, r.serial_hex, r.profile, r.subject_dn, r.common_name, r.dns_names, r.ip_addresses, r.uris,
             r.name_text, r.key_algorithm, r.spki_sha256, r.fingerprint_sha256, r.not_before, r.not_after, decode(r.der, 'base64'),
-            r.requested_by, r.next_flag_at
+            r.requested_by
      FROM input r
      JOIN issuers i ON i.name = r.issuer_name
      LEFT JOIN services s ON s.name = r.service_name
@@ -90,6 +90,10 @@ const INSERT_CERTIFICATES = sqlStatement(
      UPDATE bootstrap_tokens AS t SET certificate_id = r.id
      FROM input r
      WHERE t.id = r.token_id AND r.id IN (SELECT id::uuid FROM inserted)
+   ), scheduled AS (
+     INSERT INTO certificate_flag_schedule (certificate_id, next_flag_at)
+     SELECT r.id, r.next_flag_at FROM input r
+     WHERE r.next_flag_at IS NOT NULL AND r.id IN (SELECT id::uuid FROM inserted)
    ), audited AS (
      ${insertAuditRowsSql('$2')}
    )

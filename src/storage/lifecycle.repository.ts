@@ -18,7 +18,66 @@ import type {
 } from '../domain/ports.ts';
 import { appendAuditEntries } from './audit-appender.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { sqlPoolOf } from './prisma-client.ts';
+import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage, isUniqueViolation } from './storage-error.ts';
+
+// Served by the next_flag_at index: the cost follows what is due, not the inventory size.
+const DUE_FOR_FLAGGING = sqlStatement(
+  'lifecycle_due_for_flagging',
+  `SELECT c.id::text AS id, c.serial_hex AS "serialHex", i.name AS "issuerName", s.name AS "serviceName", c.profile,
+          c.not_before AS "notBefore", c.not_after AS "notAfter"
+   FROM certificate_flag_schedule f
+   JOIN certificates c ON c.id = f.certificate_id
+   JOIN issuers i ON i.id = c.issuer_id
+   JOIN services s ON s.id = c.service_id
+   WHERE f.next_flag_at <= $1 AND c.status = 'active'
+   ORDER BY f.next_flag_at
+   LIMIT $2`,
+);
+
+// Asked once per service by every scan: who relies on it (names, sorted by the caller).
+const DEPENDENTS_OF = sqlStatement(
+  'lifecycle_dependents_of',
+  `SELECT dependent.name FROM service_dependencies d
+   JOIN services target ON target.id = d.relies_on_id
+   JOIN services dependent ON dependent.id = d.service_id
+   WHERE target.name = $1`,
+);
+
+// One statement, so one atomic unit: a flag that already exists is skipped with its
+// notifications (a re-run never notifies twice); the foreign keys between the new rows are
+// checked at the end of the statement. The input is json, not jsonb: it is read once, so
+// building jsonb's binary form of several hundred kilobytes would be wasted.
+const RECORD_FLAGS = sqlStatement(
+  'lifecycle_record_flags',
+  `WITH new_alerts AS (
+     INSERT INTO alerts (id, certificate_id, threshold, flagged_at)
+     SELECT a.id, a.certificate_id, a.threshold, a.flagged_at
+     FROM json_to_recordset($1::json) AS a(id uuid, certificate_id uuid, threshold text, flagged_at timestamptz)
+     ON CONFLICT (certificate_id, threshold) DO NOTHING
+     RETURNING id
+   ), new_notifications AS (
+     INSERT INTO notifications (id, recipient_id, alert_id, event_type, idempotency_key, payload, next_attempt_at)
+     SELECT n.id, s.id, n.alert_id, n.event_type, n.idempotency_key, n.payload, n.next_attempt_at
+     FROM json_to_recordset($2::json)
+       AS n(id uuid, alert_id uuid, recipient text, event_type text, idempotency_key text, payload jsonb, next_attempt_at timestamptz)
+     JOIN new_alerts a ON a.id = n.alert_id
+     JOIN services s ON s.name = n.recipient
+     RETURNING id
+   ), next_flags AS (
+     SELECT * FROM json_to_recordset($3::json) AS v(id uuid, next_flag_at timestamptz)
+   ), rescheduled AS (
+     UPDATE certificate_flag_schedule AS f SET next_flag_at = v.next_flag_at
+     FROM next_flags v
+     WHERE f.certificate_id = v.id AND v.next_flag_at IS NOT NULL
+   ), unscheduled AS (
+     DELETE FROM certificate_flag_schedule AS f
+     USING next_flags v
+     WHERE f.certificate_id = v.id AND v.next_flag_at IS NULL
+   )
+   SELECT (SELECT count(*) FROM new_alerts)::int AS created`,
+);
 
 const DUE_SELECT = {
   id: true,
@@ -70,18 +129,16 @@ const JOB_CLAIM_LOCK = 7_301_200;
  * the notification outbox, alerts, and scheduled job runs.
  */
 export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, NotificationOutbox, AlertStore, NotificationReader, JobRunStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly sql: SqlSession;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.sql = pooledSession(sqlPoolOf(prisma));
+  }
 
   dueForFlagging(now: Date, limit: number): Promise<DueCertificate[]> {
     return guardStorage(async () => {
-      // Served by the next_flag_at index: the cost follows what is due, not the inventory size.
-      const rows = await this.prisma.certificate.findMany({
-        where: { nextFlagAt: { lte: now }, status: 'active', serviceId: { not: null } },
-        orderBy: { nextFlagAt: 'asc' },
-        take: limit,
-        select: DUE_SELECT,
-      });
-      return rows.map(toDue);
+      const rows = await this.sql.rows<DueCertificate>(DUE_FOR_FLAGGING, [now, limit]);
+      return rows;
     });
   }
 
@@ -111,28 +168,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
       // One statement, so one atomic unit: a flag that already exists is skipped with its
       // notifications (a re-run never notifies twice); the foreign keys between the new rows are
       // checked at the end of the statement.
-      const [result] = await this.prisma.$queryRaw<{ created: number }[]>`
-        WITH new_alerts AS (
-          INSERT INTO alerts (id, certificate_id, threshold, flagged_at)
-          SELECT a.id, a.certificate_id, a.threshold, a.flagged_at
-          FROM jsonb_to_recordset(${JSON.stringify(alerts)}::jsonb) AS a(id uuid, certificate_id uuid, threshold text, flagged_at timestamptz)
-          ON CONFLICT (certificate_id, threshold) DO NOTHING
-          RETURNING id
-        ), new_notifications AS (
-          INSERT INTO notifications (id, recipient_id, alert_id, event_type, idempotency_key, payload, next_attempt_at)
-          SELECT n.id, s.id, n.alert_id, n.event_type, n.idempotency_key, n.payload, n.next_attempt_at
-          FROM jsonb_to_recordset(${JSON.stringify(notifications)}::jsonb)
-            AS n(id uuid, alert_id uuid, recipient text, event_type text, idempotency_key text, payload jsonb, next_attempt_at timestamptz)
-          JOIN new_alerts a ON a.id = n.alert_id
-          JOIN services s ON s.name = n.recipient
-          RETURNING id
-        ), rescheduled AS (
-          UPDATE certificates AS c SET next_flag_at = v.next_flag_at
-          FROM jsonb_to_recordset(${JSON.stringify(next)}::jsonb) AS v(id uuid, next_flag_at timestamptz)
-          WHERE c.id = v.id
-          RETURNING c.id
-        )
-        SELECT (SELECT count(*) FROM new_alerts)::int AS created`;
+      const [result] = await this.sql.rows<{ created: number }>(RECORD_FLAGS, [JSON.stringify(alerts), JSON.stringify(notifications), JSON.stringify(next)]);
       return result?.created ?? 0;
     });
   }
@@ -156,11 +192,8 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
 
   dependentsOf(serviceName: string): Promise<string[]> {
     return guardStorage(async () => {
-      const rows = await this.prisma.serviceDependency.findMany({
-        where: { reliesOn: { name: serviceName } },
-        select: { service: { select: { name: true } } },
-      });
-      return rows.map((r) => r.service.name).sort();
+      const rows = await this.sql.rows<{ name: string }>(DEPENDENTS_OF, [serviceName]);
+      return rows.map((row) => row.name).sort();
     });
   }
 

@@ -66,6 +66,8 @@ export class PrismaRevocationRepository implements RevocationStore {
                   invalidityDate: revocation.invalidityDate ?? null,
                 },
               });
+              // Nothing is left to flag on a revoked certificate.
+              await tx.certificateFlagSchedule.deleteMany({ where: { certificateId } });
             },
             disableService: async (serviceName, at) => {
               const updated = await tx.service.updateMany({ where: { name: serviceName }, data: { enabled: false, disabledAt: at } });

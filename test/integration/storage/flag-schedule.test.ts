@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
+import type { AuditEntry, NewCertificateRecord } from '../../../src/domain/ports.ts';
+import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
+import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
+import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
+import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
+import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
+import { PrismaLifecycleRepository } from '../../../src/storage/lifecycle.repository.ts';
+import { createPrismaClient, sqlPoolOf, type PrismaClient } from '../../../src/storage/prisma-client.ts';
+import { PrismaRevocationRepository } from '../../../src/storage/revocation.repository.ts';
+import { MemoryKeyStore } from '../../support/memory-key-store.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+
+/*
+ * The expiry scan's schedule (certificate_flag_schedule) on real PostgreSQL: written with the
+ * certificate on both issuance paths, read by dueForFlagging, moved or dropped by recordFlags,
+ * and dropped when the certificate is revoked or superseded, so the scan never looks at it again.
+ */
+
+const NOW = new Date('2026-11-28T12:00:00.000Z');
+const FIRST_FLAG = new Date('2026-12-20T12:00:00.000Z');
+const LATER_FLAG = new Date('2027-01-10T12:00:00.000Z');
+const clock = { now: () => NOW };
+const random = { bytes: (n: number) => webcrypto.getRandomValues(new Uint8Array(n)) };
+const SERVICE = 'schedule-svc';
+
+function record(label: string, nextFlagAt: Date | null): NewCertificateRecord {
+  const facts: CertificateFacts = {
+    serialHex: `5${randomBytes(15).toString('hex')}`,
+    subjectDn: '',
+    commonName: undefined,
+    sans: { dnsNames: [`${label}.schedule.test`], ipAddresses: [], uris: [] },
+    spkiSha256: randomBytes(32).toString('hex'),
+    fingerprintSha256: randomBytes(32).toString('hex'),
+    notBefore: NOW,
+    notAfter: new Date('2027-02-28T12:00:00.000Z'),
+    der: randomBytes(40),
+  };
+  return { issuerName: 'intermediate', serviceName: SERVICE, profile: 'peer', keyAlgorithm: 'ecdsa-p256', requestedBy: 'system', facts, nextFlagAt };
+}
+
+function issuedAudit(certificate: NewCertificateRecord): AuditEntry {
+  return { occurredAt: NOW, actor: 'system', action: 'certificate.issued', targetType: 'certificate', targetId: certificate.facts.serialHex, details: {} };
+}
+
+describe('the expiry flag schedule on real PostgreSQL', () => {
+  let database: TestDatabase;
+  let prisma: PrismaClient;
+  let certificates: PrismaCertificateRepository;
+  let lifecycle: PrismaLifecycleRepository;
+
+  async function idOf(certificate: NewCertificateRecord): Promise<string> {
+    const row = await prisma.certificate.findFirstOrThrow({ where: { serialHex: certificate.facts.serialHex }, select: { id: true } });
+    return row.id;
+  }
+
+  async function scheduledAt(certificateId: string): Promise<Date | undefined> {
+    const row = await prisma.certificateFlagSchedule.findUnique({ where: { certificateId } });
+    return row?.nextFlagAt;
+  }
+
+  async function dueSerials(at: Date): Promise<string[]> {
+    return (await lifecycle.dueForFlagging(at, 100)).map((due) => due.serialHex).sort();
+  }
+
+  before(async () => {
+    database = await createTestDatabase();
+    await migrateDatabase(database.url);
+    prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
+    await loadOrCreateCaHierarchy({ issuers: new PrismaIssuerRepository(prisma), keys: new MemoryKeyStore(), clock, random, publicHttpUrl: 'http://ca.test' });
+    await prisma.service.create({ data: { name: SERVICE, owner: 'test', dnsNames: ['*.schedule.test'], ipAddresses: [], uris: [], profiles: ['peer'] } });
+    certificates = new PrismaCertificateRepository(prisma);
+    lifecycle = new PrismaLifecycleRepository(prisma);
+  });
+  after(async () => {
+    await prisma.$disconnect();
+    await database.drop();
+  });
+
+  it('both issuance paths schedule a watched certificate, and only a watched one; the scan reads what is due with its names', async () => {
+    const grouped = record('grouped', FIRST_FLAG);
+    const single = record('single', FIRST_FLAG);
+    const unwatched = record('unwatched', null);
+    const outcomes = await writeIssuanceGroup(sqlPoolOf(prisma), [
+      { bootstrapTokenId: undefined, now: NOW, sign: async () => grouped.facts, record: () => ({ certificate: grouped, audit: [issuedAudit(grouped)] }) },
+    ]);
+    assert.equal(outcomes[0]?.ok, true);
+    await certificates.recordIssued(single, issuedAudit(single));
+    await certificates.recordIssued(unwatched, issuedAudit(unwatched));
+
+    assert.deepEqual(await scheduledAt(await idOf(grouped)), FIRST_FLAG);
+    assert.deepEqual(await scheduledAt(await idOf(single)), FIRST_FLAG);
+    assert.equal(await scheduledAt(await idOf(unwatched)), undefined);
+
+    assert.deepEqual(await dueSerials(new Date(FIRST_FLAG.getTime() - 1)), []);
+    assert.deepEqual(await dueSerials(FIRST_FLAG), [grouped.facts.serialHex, single.facts.serialHex].sort());
+    const [due] = await lifecycle.dueForFlagging(FIRST_FLAG, 1);
+    assert.equal(due?.issuerName, 'intermediate');
+    assert.equal(due?.serviceName, SERVICE);
+    assert.equal(due?.profile, 'peer');
+
+    // A scan moves one to its next threshold and drops the other (nothing left to flag).
+    await lifecycle.recordFlags([
+      { certificateId: await idOf(grouped), flags: [], nextFlagAt: LATER_FLAG },
+      { certificateId: await idOf(single), flags: [], nextFlagAt: null },
+    ]);
+    assert.deepEqual(await scheduledAt(await idOf(grouped)), LATER_FLAG);
+    assert.equal(await scheduledAt(await idOf(single)), undefined);
+    assert.deepEqual(await dueSerials(FIRST_FLAG), []);
+    assert.deepEqual(await dueSerials(LATER_FLAG), [grouped.facts.serialHex]);
+  });
+
+  it('revoking or superseding a certificate takes it off the schedule', async () => {
+    const revoked = record('revoked', FIRST_FLAG);
+    const superseded = record('superseded', FIRST_FLAG);
+    await certificates.recordIssued(revoked, issuedAudit(revoked));
+    await certificates.recordIssued(superseded, issuedAudit(superseded));
+    const revokedId = await idOf(revoked);
+    const supersededId = await idOf(superseded);
+
+    await new PrismaRevocationRepository(prisma).inTransaction((tx) => tx.markRevoked(revokedId, { revokedAt: NOW, reason: 'keyCompromise', invalidityDate: undefined }));
+    assert.equal(await scheduledAt(revokedId), undefined);
+
+    assert.equal(await certificates.inTransaction((tx) => tx.supersede(supersededId, NOW)), true);
+    assert.equal(await scheduledAt(supersededId), undefined);
+
+    assert.ok(!(await dueSerials(FIRST_FLAG)).some((serial) => serial === revoked.facts.serialHex || serial === superseded.facts.serialHex));
+  });
+});
