@@ -22,6 +22,9 @@ export interface ServerProcess {
   peakRssMB(): Promise<number>;
   /** CPU time the server process has used so far, user + system, every thread (s). */
   cpuSeconds(): Promise<number>;
+  /** Its data directory (CA keys) and the passphrase of those keys: a replica shares both. */
+  dataDir: string;
+  keyPassphrase: string;
   /** The server's stdout and stderr (JSON logs); removed by stop() with the data directory. */
   logFile: string;
   /** The last lines the server wrote (its JSON logs), for a failure message. */
@@ -42,6 +45,11 @@ export interface ServerProcessOptions {
    * thread and memory, which is not the server's.
    */
   fromSource?: boolean;
+  /**
+   * Start a second replica of this server: same data directory (CA keys), passphrase and admin
+   * token, its own ports and log. Stopping a replica leaves the shared directory to its owner.
+   */
+  replicaOf?: ServerProcess;
 }
 
 /** The compiled server, relative to the repository; `buildServer()` writes it. */
@@ -107,12 +115,14 @@ function exited(child: ChildProcess): Promise<void> {
  * above anything the benchmark sends (every request comes from 127.0.0.1 with few tokens).
  */
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'trustroot-bench-data-'));
-  await chmod(dataDir, 0o755);
+  const ownsDataDir = options.replicaOf === undefined;
+  const dataDir = options.replicaOf?.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trustroot-bench-data-')));
+  if (ownsDataDir) await chmod(dataDir, 0o755);
   const httpsPort = await freePort();
   const httpPort = await freePort();
-  const adminToken = `trt_${randomBytes(32).toString('base64url')}`;
-  const logFile = path.join(dataDir, 'server.log');
+  const adminToken = options.replicaOf?.adminToken ?? `trt_${randomBytes(32).toString('base64url')}`;
+  const keyPassphrase = options.replicaOf?.keyPassphrase ?? randomBytes(24).toString('base64url');
+  const logFile = path.join(dataDir, `server-${httpsPort}.log`);
   const log = createWriteStream(logFile);
   await new Promise((resolve) => log.once('open', resolve));
   const entry = options.fromSource ? ['--import', 'tsx', 'src/bin/server.ts'] : [BUILT_SERVER];
@@ -122,7 +132,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     env: childEnvironment({
       DATABASE_URL: options.databaseUrl,
       TRUSTROOT_DATA_DIR: dataDir,
-      TRUSTROOT_KEY_PASSPHRASE: randomBytes(24).toString('base64url'),
+      TRUSTROOT_KEY_PASSPHRASE: keyPassphrase,
       TRUSTROOT_BOOTSTRAP_ADMIN_TOKEN: adminToken,
       TRUSTROOT_LISTEN_HOST: '127.0.0.1',
       TRUSTROOT_HOSTNAMES: '127.0.0.1,localhost',
@@ -139,7 +149,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   // If this process exits without stop() (Ctrl-C), take the server and its folder along.
   const killAtExit = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   process.once('exit', killAtExit);
   const logTail = async (): Promise<string> => {
@@ -154,7 +164,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       clearTimeout(killer);
     }
     log.end();
-    await rm(dataDir, { recursive: true, force: true });
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     process.removeListener('exit', killAtExit);
   };
   try {
@@ -185,6 +195,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       rssMB: () => procStatusMB(pid, 'VmRSS'),
       peakRssMB: () => procStatusMB(pid, 'VmHWM'),
       cpuSeconds: () => procCpuSeconds(pid),
+      dataDir,
+      keyPassphrase,
       logFile,
       logTail,
       stop,
