@@ -4,7 +4,18 @@ import type { RevocationReasonName } from '../domain/crl/revocation-reason.ts';
 import type { AuditEntry, CrlStore, RevocationStatusReader, StoredCrl } from '../domain/ports.ts';
 import { appendAuditEntries } from './audit-appender.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
+import { sqlPoolOf } from './prisma-client.ts';
+import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
+
+// Every OCSP request asks this: a prepared statement on the pg pool.
+const STATUS_OF = sqlStatement(
+  'ocsp_status_of',
+  `SELECT c.revoked_at AS "revokedAt", c.revocation_reason::text AS reason, c.not_after AS "notAfter"
+   FROM certificates c JOIN issuers i ON i.id = c.issuer_id
+   WHERE i.name = $1 AND c.serial_hex = $2
+   LIMIT 1`,
+);
 
 /** Base of the per-issuer advisory lock keys taken while a CRL number is chosen. */
 const CRL_LOCK_BASE = 7_301_100;
@@ -18,7 +29,11 @@ interface EntryRow {
 
 /** Published CRLs and the revocation status OCSP reports. */
 export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly sql: SqlSession;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.sql = pooledSession(sqlPoolOf(prisma));
+  }
 
   publish(
     issuerName: IssuerName,
@@ -90,15 +105,12 @@ export class PrismaCrlRepository implements CrlStore, RevocationStatusReader {
 
   statusOf(issuerName: IssuerName, serialHex: string) {
     return guardStorage(async () => {
-      const row = await this.prisma.certificate.findFirst({
-        where: { serialHex, issuer: { name: issuerName } },
-        select: { revokedAt: true, revocationReason: true, notAfter: true },
-      });
+      const [row] = await this.sql.rows<{ revokedAt: Date | null; reason: string | null; notAfter: Date }>(STATUS_OF, [issuerName, serialHex]);
       if (!row) return { known: false as const };
       return {
         known: true as const,
         revokedAt: row.revokedAt ?? undefined,
-        reason: (row.revocationReason ?? undefined) as RevocationReasonName | undefined,
+        reason: (row.reason ?? undefined) as RevocationReasonName | undefined,
         notAfter: row.notAfter,
       };
     });

@@ -164,9 +164,28 @@ function outerElementLength(bytes: Uint8Array): number | undefined {
  */
 export function certIdMatchesIssuer(certId: OcspCertId, issuerCertificate: x509.X509Certificate): boolean {
   if (certId.hashAlgorithm === 'unsupported') return false;
-  const hash = certId.hashAlgorithm === 'SHA-1' ? 'sha1' : 'sha256';
-  const tbs = AsnConvert.parse(issuerCertificate.rawData, Certificate).tbsCertificate;
-  const nameHash = createHash(hash).update(new Uint8Array(AsnConvert.serialize(tbs.subject))).digest();
-  const keyHash = createHash(hash).update(new Uint8Array(tbs.subjectPublicKeyInfo.subjectPublicKey)).digest();
+  const { nameHash, keyHash } = issuerHashes(issuerCertificate, certId.hashAlgorithm);
   return nameHash.equals(certId.issuerNameHash) && keyHash.equals(certId.issuerKeyHash);
+}
+
+/** An issuer's CertID hashes by algorithm; an issuer certificate never changes, so they are computed once. */
+const issuerHashCache = new WeakMap<x509.X509Certificate, Map<string, { nameHash: Buffer; keyHash: Buffer }>>();
+
+function issuerHashes(issuerCertificate: x509.X509Certificate, algorithm: 'SHA-1' | 'SHA-256'): { nameHash: Buffer; keyHash: Buffer } {
+  let byAlgorithm = issuerHashCache.get(issuerCertificate);
+  if (byAlgorithm === undefined) {
+    byAlgorithm = new Map();
+    issuerHashCache.set(issuerCertificate, byAlgorithm);
+  }
+  let hashes = byAlgorithm.get(algorithm);
+  if (hashes === undefined) {
+    const hash = algorithm === 'SHA-1' ? 'sha1' : 'sha256';
+    const tbs = AsnConvert.parse(issuerCertificate.rawData, Certificate).tbsCertificate;
+    hashes = {
+      nameHash: createHash(hash).update(new Uint8Array(AsnConvert.serialize(tbs.subject))).digest(),
+      keyHash: createHash(hash).update(new Uint8Array(tbs.subjectPublicKeyInfo.subjectPublicKey)).digest(),
+    };
+    byAlgorithm.set(algorithm, hashes);
+  }
+  return hashes;
 }

@@ -100,8 +100,7 @@ export async function buildOcspResponse(params: {
   const { responder, answers, nonce } = params;
   if (answers.length === 0) throw new Error('an OCSP response needs at least one answer');
   const scheme = SIGNATURE_SCHEMES[responder.keyAlgorithm];
-  const responderTbs = AsnConvert.parse(responder.certificate.rawData, Certificate).tbsCertificate;
-  const responderKeyHash = createHash('sha1').update(new Uint8Array(responderTbs.subjectPublicKeyInfo.subjectPublicKey)).digest();
+  const { keyHash: responderKeyHash, publicKey: responderPublicKey } = responderFacts(responder.certificate);
 
   const responseData = new ResponseData({
     responderID: new ResponderID({ byKey: new KeyHash(responderKeyHash) }),
@@ -141,7 +140,6 @@ export async function buildOcspResponse(params: {
   if (!signedBytes || !Buffer.from(signedBytes).equals(tbsDer)) {
     throw new Error('OCSP response encoding changed the signed data');
   }
-  const responderPublicKey = new NodeX509Certificate(new Uint8Array(responder.certificate.rawData)).publicKey;
   if (!(await verifyAsync(scheme.digest, tbsDer, responderPublicKey, signature))) {
     throw new Error('OCSP response signature does not verify with the responder certificate');
   }
@@ -154,6 +152,22 @@ export async function buildOcspResponse(params: {
       }),
     ),
   );
+}
+
+/** What a response needs of its responder certificate, read once per certificate (it never changes). */
+const responderFactsCache = new WeakMap<x509.X509Certificate, { keyHash: Buffer; publicKey: KeyObject }>();
+
+function responderFacts(certificate: x509.X509Certificate): { keyHash: Buffer; publicKey: KeyObject } {
+  let facts = responderFactsCache.get(certificate);
+  if (facts === undefined) {
+    const tbs = AsnConvert.parse(certificate.rawData, Certificate).tbsCertificate;
+    facts = {
+      keyHash: createHash('sha1').update(new Uint8Array(tbs.subjectPublicKeyInfo.subjectPublicKey)).digest(),
+      publicKey: new NodeX509Certificate(new Uint8Array(certificate.rawData)).publicKey,
+    };
+    responderFactsCache.set(certificate, facts);
+  }
+  return facts;
 }
 
 /**
