@@ -22,7 +22,7 @@ import { sqlPoolOf } from './prisma-client.ts';
 import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage, isUniqueViolation } from './storage-error.ts';
 
-// Served by the next_flag_at index: the cost follows what is due, not the inventory size.
+// Served by the schedule's next_flag_at index: the cost follows what is due, not the inventory size.
 const DUE_FOR_FLAGGING = sqlStatement(
   'lifecycle_due_for_flagging',
   `SELECT c.id::text AS id, c.serial_hex AS "serialHex", i.name AS "issuerName", s.name AS "serviceName", c.profile,
@@ -137,8 +137,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
 
   dueForFlagging(now: Date, limit: number): Promise<DueCertificate[]> {
     return guardStorage(async () => {
-      const rows = await this.sql.rows<DueCertificate>(DUE_FOR_FLAGGING, [now, limit]);
-      return rows;
+      return this.sql.rows<DueCertificate>(DUE_FOR_FLAGGING, [now, limit]);
     });
   }
 
@@ -165,9 +164,6 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
         }
       }
       const next = batch.map(({ certificateId, nextFlagAt }) => ({ id: certificateId, next_flag_at: nextFlagAt?.toISOString() ?? null }));
-      // One statement, so one atomic unit: a flag that already exists is skipped with its
-      // notifications (a re-run never notifies twice); the foreign keys between the new rows are
-      // checked at the end of the statement.
       const [result] = await this.sql.rows<{ created: number }>(RECORD_FLAGS, [JSON.stringify(alerts), JSON.stringify(notifications), JSON.stringify(next)]);
       return result?.created ?? 0;
     });
