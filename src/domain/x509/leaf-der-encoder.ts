@@ -25,6 +25,7 @@ import {
   unsignedInteger,
   utf8String,
 } from './der-writer.ts';
+import { DerReader, type DerElement } from '../csr/der-reader.ts';
 import { extendedKeyUsageOids, keyUsageFlags } from './leaf-certificate.ts';
 
 /**
@@ -97,51 +98,8 @@ export interface LeafFields {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading the few structures the encoder takes apart (issuer certificate, SPKI, SAN)
-
-interface DerElement {
-  tag: number;
-  /** Offset of the identifier octet. */
-  start: number;
-  contentStart: number;
-  /** Offset just past the content. */
-  end: number;
-}
-
-/** One DER TLV at `offset`, with definite, minimally encoded length inside `limit`; throws otherwise. */
-function readElement(der: Uint8Array, offset: number, limit: number = der.length): DerElement {
-  const tag = der[offset];
-  const first = der[offset + 1];
-  if (tag === undefined || first === undefined || offset + 2 > limit) throw new Error('truncated DER');
-  if ((tag & 0x1f) === 0x1f) throw new Error('multi-octet DER tags are not supported');
-  let length = first;
-  let contentStart = offset + 2;
-  if (first >= 0x80) {
-    const octets = first & 0x7f;
-    if (octets === 0 || octets > 4) throw new Error('indefinite or oversized DER length');
-    length = 0;
-    for (let i = 0; i < octets; i++) {
-      const octet = der[contentStart + i];
-      if (octet === undefined || (i === 0 && octet === 0)) throw new Error('truncated or non-minimal DER length');
-      length = length * 256 + octet;
-    }
-    if (length < 0x80) throw new Error('non-minimal DER length');
-    contentStart += octets;
-  }
-  const end = contentStart + length;
-  if (end > limit) throw new Error('DER length runs past its container');
-  return { tag, start: offset, contentStart, end };
-}
-
-function childrenOf(der: Uint8Array, parent: DerElement): DerElement[] {
-  const children: DerElement[] = [];
-  for (let offset = parent.contentStart; offset < parent.end; ) {
-    const child = readElement(der, offset, parent.end);
-    children.push(child);
-    offset = child.end;
-  }
-  return children;
-}
+// Reading the few structures the encoder takes apart (issuer certificate, SPKI, SAN), with the
+// strict DER reader the CSR parser uses.
 
 function expectTag(element: DerElement | undefined, tag: number, what: string): DerElement {
   if (element === undefined || element.tag !== tag) throw new Error(`malformed ${what}`);
@@ -150,9 +108,9 @@ function expectTag(element: DerElement | undefined, tag: number, what: string): 
 
 /** The subjectPublicKey BIT STRING's key bits (without the unused-bits octet) of a DER SPKI. */
 function spkiKeyBits(spki: Uint8Array): Uint8Array {
-  const outer = expectTag(readElement(spki, 0), DER_TAG.SEQUENCE, 'SubjectPublicKeyInfo');
-  if (outer.end !== spki.length) throw new Error('malformed SubjectPublicKeyInfo: trailing bytes');
-  const [algorithm, key, ...rest] = childrenOf(spki, outer);
+  const reader = new DerReader(spki, { strict: true });
+  const outer = expectTag(reader.readExactly(0, spki.length), DER_TAG.SEQUENCE, 'SubjectPublicKeyInfo');
+  const [algorithm, key, ...rest] = reader.children(outer);
   expectTag(algorithm, DER_TAG.SEQUENCE, 'SubjectPublicKeyInfo algorithm');
   const bits = expectTag(key, DER_TAG.BIT_STRING, 'SubjectPublicKeyInfo key');
   if (rest.length > 0 || bits.end - bits.contentStart < 1) throw new Error('malformed SubjectPublicKeyInfo');
@@ -166,9 +124,10 @@ function keyIdentifier(spki: Uint8Array): Uint8Array {
 
 /** The subject Name TLV and SubjectPublicKeyInfo TLV of a certificate, as bytes of that certificate. */
 function subjectAndKeyOf(certificateDer: Uint8Array): { name: DerBytes; spki: DerBytes } {
-  const certificate = expectTag(readElement(certificateDer, 0), DER_TAG.SEQUENCE, 'certificate');
-  const tbs = expectTag(childrenOf(certificateDer, certificate)[0], DER_TAG.SEQUENCE, 'TBSCertificate');
-  const fields = childrenOf(certificateDer, tbs);
+  const reader = new DerReader(certificateDer, { strict: true });
+  const certificate = expectTag(reader.read(0, certificateDer.length), DER_TAG.SEQUENCE, 'certificate');
+  const tbs = expectTag(reader.children(certificate)[0], DER_TAG.SEQUENCE, 'TBSCertificate');
+  const fields = reader.children(tbs);
   // version [0] is optional (absent for v1); then serial, signature, issuer, validity, subject, spki.
   const first = fields[0]?.tag === 0xa0 ? 1 : 0;
   const subject = expectTag(fields[first + 4], DER_TAG.SEQUENCE, 'subject Name');
@@ -450,13 +409,14 @@ export function readSubjectAltNames(extensionsDer: readonly Uint8Array[]): Subje
   const sans: SubjectAlternativeNames = { dnsNames: [], ipAddresses: [], uris: [] };
   const sanOid = objectIdentifier(OID.subjectAltName);
   for (const der of extensionsDer) {
-    const outer = expectTag(readElement(der, 0), DER_TAG.SEQUENCE, 'Extension');
-    const children = childrenOf(der, outer);
+    const reader = new DerReader(der, { strict: true });
+    const outer = expectTag(reader.read(0, der.length), DER_TAG.SEQUENCE, 'Extension');
+    const children = reader.children(outer);
     const id = expectTag(children[0], DER_TAG.OBJECT_IDENTIFIER, 'extension id');
     if (!Buffer.from(der.subarray(id.start, id.end)).equals(sanOid)) continue;
     const value = expectTag(children[children.length - 1], DER_TAG.OCTET_STRING, 'extension value');
-    const names = expectTag(readElement(der, value.contentStart, value.end), DER_TAG.SEQUENCE, 'GeneralNames');
-    for (const name of childrenOf(der, names)) {
+    const names = expectTag(reader.read(value.contentStart, value.contentEnd), DER_TAG.SEQUENCE, 'GeneralNames');
+    for (const name of reader.children(names)) {
       const content = der.subarray(name.contentStart, name.end);
       if (name.tag === (0x80 | GENERAL_NAME.dNSName)) sans.dnsNames.push(latin1(content));
       else if (name.tag === (0x80 | GENERAL_NAME.iPAddress)) sans.ipAddresses.push(formatIpAddress(content));
