@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { httpsRequest, type HttpsResponse } from '../support/https-request.ts';
 import { openssl, pemFiles } from '../support/openssl.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
+import type { Problem } from '../support/http-assertions.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ISSUERS = ['root', 'intermediate', 'test-root', 'test-intermediate'] as const;
@@ -16,15 +17,6 @@ const ISSUERS = ['root', 'intermediate', 'test-root', 'test-intermediate'] as co
 function parsePemChain(pem: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   return blocks.map((block) => new X509Certificate(block));
-}
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
-  [extension: string]: unknown;
 }
 
 /** Asserts an RFC 9457 problem with `status`, and returns its body. */

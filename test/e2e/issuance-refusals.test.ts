@@ -6,6 +6,7 @@ import pg from 'pg';
 import { httpsRequest, type HttpsResponse } from '../support/https-request.ts';
 import { openssl, pemFiles } from '../support/openssl.ts';
 import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
+import type { Problem } from '../support/http-assertions.ts';
 
 /*
  * The refusal rule, end to end: bad input gets a 4xx application/problem+json (a stable type,
@@ -13,15 +14,6 @@ import { FakeClock, startTestTrustroot, type TestTrustroot } from '../support/tr
  * certificate row, no audit event, no service or token row, no bootstrap token consumed.
  * Every refused request below is wrapped in a before/after snapshot of the database.
  */
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
-  [extension: string]: unknown;
-}
 
 /** Row counts that a refused request must leave untouched. */
 interface Snapshot {
