@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { migrateDatabase, pendingSchemaChanges } from '../../../src/storage/database-migrations.ts';
+import { migrateDatabaseInChildProcess } from '../../../src/storage/migrate-in-child-process.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
 describe('database migrations (Prisma schema engine, WebAssembly)', () => {
@@ -56,5 +57,26 @@ describe('database migrations (Prisma schema engine, WebAssembly)', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('database migrations in a child process (what the server does at start)', () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(() => database.drop());
+
+  it('applies the migrations and answers their names, then nothing on a second run', async () => {
+    const applied = await migrateDatabaseInChildProcess(database.url);
+    assert.ok(applied.length >= 1);
+    assert.deepEqual(applied, [...applied].sort(), 'in the order of their folder names');
+    assert.deepEqual(await migrateDatabaseInChildProcess(database.url), []);
+  });
+
+  it("rejects with the schema engine's reason when the database cannot be reached", async () => {
+    const unreachable = new URL(database.url);
+    unreachable.port = '1';
+    await assert.rejects(migrateDatabaseInChildProcess(unreachable.href), /Can't reach database server/);
   });
 });
