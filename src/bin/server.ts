@@ -1,12 +1,14 @@
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createLogger } from './logger.ts';
 import { announceInitialAdminToken, describeStartupFailure, openDatabase, openKeyStore, startTrustroot } from './runtime.ts';
+import { applyServerV8Settings } from './v8-memory-settings.ts';
 
 /**
  * `npm start`: configuration → CA keys (a wrong passphrase stops here, before any change) →
  * database (embedded or DATABASE_URL, migrated) → CA hierarchy → listeners.
  */
 async function main(): Promise<void> {
+  applyServerV8Settings();
   let config;
   try {
     config = loadConfig(process.env);
