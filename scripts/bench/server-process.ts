@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, rmSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../test/support/free-port.ts';
@@ -18,8 +18,10 @@ export interface ServerProcess {
   rootPem: string;
   /** The server's resident set size now, in MB of 10^6 bytes (VmRSS of /proc/<pid>/status). */
   rssMB(): Promise<number>;
-  /** The server's peak resident set size since it started, in MB (VmHWM of /proc/<pid>/status). */
+  /** The server's peak resident set size since it started or since resetPeakRss(), in MB (VmHWM of /proc/<pid>/status). */
   peakRssMB(): Promise<number>;
+  /** Starts VmHWM again from the current RSS (writes 5 to /proc/<pid>/clear_refs). */
+  resetPeakRss(): Promise<void>;
   /** CPU time the server process has used so far, user + system, every thread (s). */
   cpuSeconds(): Promise<number>;
   /** Its data directory (CA keys) and the passphrase of those keys: a replica shares both. */
@@ -52,8 +54,19 @@ export interface ServerProcessOptions {
   replicaOf?: ServerProcess;
 }
 
-/** The compiled server, relative to the repository; `buildServer()` writes it. */
-const BUILT_SERVER = 'dist/src/bin/server.js';
+/**
+ * The server's command line from package.json (Node options included), without the leading
+ * `node`: `start:built` for the compiled server (what production runs), `start` for the sources
+ * through tsx. Read from there so that the benchmark cannot drift from what operators run.
+ */
+export function serverArgs(script: 'start' | 'start:built'): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string | undefined> };
+  const line = manifest.scripts[script] ?? '';
+  const [command, ...args] = line.trim().split(/\s+/);
+  const entry = script === 'start' ? 'src/bin/server.ts' : 'dist/src/bin/server.js';
+  if (command !== 'node' || args.at(-1) !== entry) throw new Error(`package.json's ${script} is not "node [options] ${entry}": ${line}`);
+  return args;
+}
 
 /** `npm run build`: compiles the server to dist/ (git-ignored), as a production deployment does. */
 export async function buildServer(): Promise<void> {
@@ -108,8 +121,8 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts Trustroot exactly as `npm start` does (`node --import tsx src/bin/server.ts`) in a child
- * process, so that the load generator does not share its event loop, and waits until /readyz
+ * Starts Trustroot exactly as `npm run start:built` does (or `npm start` with `fromSource`) in a
+ * child process, so that the load generator does not share its event loop, and waits until /readyz
  * answers 200. It listens on 127.0.0.1 only, on free ports, with its own data directory (CA keys),
  * the given database, no scheduler (jobs would disturb the measurements) and rate limits far
  * above anything the benchmark sends (every request comes from 127.0.0.1 with few tokens).
@@ -125,7 +138,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const logFile = path.join(dataDir, `server-${httpsPort}.log`);
   const log = createWriteStream(logFile);
   await new Promise((resolve) => log.once('open', resolve));
-  const entry = options.fromSource ? ['--import', 'tsx', 'src/bin/server.ts'] : [BUILT_SERVER];
+  const entry = serverArgs(options.fromSource ? 'start' : 'start:built');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
     cwd: REPO_ROOT,
     stdio: ['ignore', log, log],
@@ -194,6 +207,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       rootPem,
       rssMB: () => procStatusMB(pid, 'VmRSS'),
       peakRssMB: () => procStatusMB(pid, 'VmHWM'),
+      resetPeakRss: () => writeFile(`/proc/${pid}/clear_refs`, '5'),
       cpuSeconds: () => procCpuSeconds(pid),
       dataDir,
       keyPassphrase,
