@@ -111,6 +111,7 @@ async function main(): Promise<number> {
   try {
     log('issuance');
     const issuance = await benchIssuance(server, admin, plan, log);
+    const issuancePeakRssMB = await server.peakRssMB();
     log('revocation → CRL and OCSP');
     const revocation = await benchRevocationLatency(server, admin, plan, log);
     log('OCSP throughput');
@@ -150,7 +151,7 @@ async function main(): Promise<number> {
       bootStorm,
       crl,
       expiryScan,
-      server: { command: serverCommand, idleRssMB, startupPeakRssMB, peakRssMB, logLevel: serverLogLevel },
+      server: { command: serverCommand, idleRssMB, startupPeakRssMB, issuancePeakRssMB, peakRssMB, logLevel: serverLogLevel },
       errors,
     };
     const markdown = renderMarkdown(results);
