@@ -94,7 +94,7 @@ async function procStatusMB(pid: number, field: string): Promise<number> {
 const USER_HZ = 100;
 
 /** utime + stime of /proc/<pid>/stat (fields 14 and 15, counted after the parenthesised name). */
-async function procCpuSeconds(pid: number): Promise<number> {
+export async function procCpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
