@@ -81,7 +81,7 @@ interface ProcessResult {
   elapsedMs: number;
 }
 
-/** Runs the real server (`npm start`'s command) and waits for it to exit, killing it after `timeoutMs`. */
+/** Runs the real server (`npm start`'s entry point, without its memory flag) and waits for it to exit, killing it after `timeoutMs`. */
 function runServer(env: Record<string, string>, timeoutMs: number): Promise<ProcessResult> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
