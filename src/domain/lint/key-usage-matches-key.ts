@@ -30,9 +30,9 @@ export const keyUsageMatchesKey: LintRule = {
   id: 'key-usage-matches-key',
   source: 'RFC 5280 4.2.1.3; RFC 8813 §3 (EC); RFC 8410 §5 (Ed25519); RFC 4055 §1.2 (RSA)',
   check(template) {
-    const spki = templatePublicKeyInfo(template);
-    const family = FAMILY_BY_SPKI_OID[spki.algorithm.algorithm];
-    if (family === undefined) return `the subject public key has an unsupported algorithm (${spki.algorithm.algorithm})`;
+    const { algorithmOid } = templatePublicKeyInfo(template);
+    const family = FAMILY_BY_SPKI_OID[algorithmOid];
+    if (family === undefined) return `the subject public key has an unsupported algorithm (${algorithmOid})`;
     if (family !== familyOf(template.keyAlgorithm)) {
       return `the template says ${template.keyAlgorithm} but its public key is ${family === 'ec' ? 'EC' : family === 'rsa' ? 'RSA' : 'Ed25519'}`;
     }

@@ -1,9 +1,8 @@
-import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509';
 import { createHash } from 'node:crypto';
 import { x509 } from '../x509/crypto-provider.ts';
 import type { LintRule } from './lint-rule.ts';
-import { templateExtension, templatePublicKeyInfo } from './template-extension.ts';
+import { templateExtension, templatePublicKeyInfo, type TemplateKeyInfo } from './template-extension.ts';
 
 /** RFC 7093 methods truncate a SHA-2 hash of the key to its leftmost 160 bits (20 octets). */
 const RFC7093_KEY_ID_OCTETS = 20;
@@ -37,8 +36,7 @@ export const skiAkiPresent: LintRule = {
 };
 
 /** Key identifiers RFC 5280 method 1 (SHA-1) and RFC 7093 methods 1–3 give for a key, in hex. */
-function keyIdentifiersOf(publicKeyInfo: SubjectPublicKeyInfo): string[] {
-  const keyBits = new Uint8Array(publicKeyInfo.subjectPublicKey);
+function keyIdentifiersOf({ keyBits }: TemplateKeyInfo): string[] {
   return [
     createHash('sha1').update(keyBits).digest('hex'),
     ...['sha256', 'sha384', 'sha512'].map((hash) => createHash(hash).update(keyBits).digest().subarray(0, RFC7093_KEY_ID_OCTETS).toString('hex')),

@@ -224,6 +224,20 @@ const mutations: MutationRow[] = [
   // key-usage-matches-key (the profile is changed with the template, so key-usage-critical passes)
   {
     rule: 'key-usage-matches-key',
+    name: 'a public key BIT STRING with unused bits (not a whole key; the SKI rule cannot read it either)',
+    alsoFails: ['ski-aki-present'],
+    mutate: ({ template, context }) => {
+      const spki = new Uint8Array(template.subjectPublicKey.rawData).slice();
+      // P-256: SEQUENCE { SEQUENCE { 2 OIDs } (short length at [3]), BIT STRING, unused-bits octet, key }.
+      const unusedBitsAt = 2 + 2 + (spki[3] ?? 0) + 2;
+      assert.equal(spki[unusedBitsAt - 2], 0x03, 'the BIT STRING follows the AlgorithmIdentifier');
+      spki[unusedBitsAt] = 1;
+      return { template: { ...template, subjectPublicKey: { rawData: spki.buffer } }, context };
+    },
+    message: /whole number of octets/,
+  },
+  {
+    rule: 'key-usage-matches-key',
     name: 'keyEncipherment on an EC key',
     options: { keyUsages: ['digitalSignature', 'keyEncipherment'] },
     mutate: (valid) => valid,
