@@ -58,6 +58,8 @@ import { secureRandom, systemClock } from './system.ts';
 export interface RuntimeOverrides {
   clock?: Clock;
   random?: RandomSource;
+  /** The draws of webhook retry backoff alone (default: `random`), so that a test can observe a backoff. */
+  retryRandom?: RandomSource;
 }
 
 /** Opens the CA key folder; a wrong passphrase fails here, before anything else is touched. */
@@ -240,7 +242,7 @@ export async function startTrustroot(
     const initialAdminToken = await ensureInitialAdminToken(config, tokens, tokenRepository);
     const lifecycleRepository = new PrismaLifecycleRepository(prisma);
     const expiryScan = new ExpiryScanService(lifecycleRepository, lifecycleRepository, profiles, clock);
-    const delivery = new NotificationDeliveryService(lifecycleRepository, new FetchWebhookSender(), keys.secretSealer(), clock, random);
+    const delivery = new NotificationDeliveryService(lifecycleRepository, new FetchWebhookSender(), keys.secretSealer(), clock, overrides.retryRandom ?? random);
     const jobRunner = new JobRunner(
       lifecycleRepository,
       {

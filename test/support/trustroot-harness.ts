@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/bin/logger.ts';
 import { openDatabase, openKeyStore, startTrustroot, type TrustrootInstance } from '../../src/bin/runtime.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
-import type { Clock } from '../../src/domain/clock.ts';
+import type { Clock, RandomSource } from '../../src/domain/clock.ts';
 import { freePort } from './free-port.ts';
 import { recordLogLines, recordSecret } from './secret-ledger.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -56,6 +56,8 @@ export interface TestTrustrootOptions {
   /** Reuse a database; default: a new one on TEST_DATABASE_URL. */
   database?: TestDatabase;
   clock?: Clock;
+  /** The random source of webhook retry backoff only (default: the secure one). */
+  retryRandom?: RandomSource;
   /** Extra environment, e.g. TRUSTROOT_KEY_PASSPHRASE or TRUSTROOT_TLS_CERT_TTL. */
   env?: Record<string, string>;
 }
@@ -89,7 +91,10 @@ export async function startTestTrustroot(options: TestTrustrootOptions = {}): Pr
   const logger = createLogger(config.logLevel, logs);
   const keys = await openKeyStore(config, logger);
   const opened = await openDatabase(config, logger);
-  const instance = await startTrustroot(config, logger, keys, opened, options.clock ? { clock: options.clock } : {});
+  const instance = await startTrustroot(config, logger, keys, opened, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.retryRandom ? { retryRandom: options.retryRandom } : {}),
+  });
   recordSecret(instance.initialAdminToken);
   const passphrase = await readFile(path.join(dataDir, 'dev-key-passphrase'), 'utf8').catch(() => undefined);
   recordSecret(passphrase?.trim());
