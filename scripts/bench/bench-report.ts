@@ -119,29 +119,20 @@ function memoryRows(results: BenchResults): Row[] {
     startupPeakRssMB === undefined
       ? ''
       : `. Start-up itself peaked at ${number(startupPeakRssMB, 0)} MB for a fraction of a second: scrypt deriving the key-encryption key of the CA keys needs 128 MiB (N = 2^17, r = 8), by design, once per start`;
+  const againstTarget = (metric: string, valueMB: number): Row => ({
+    metric,
+    value: number(valueMB, 0),
+    stepCa: '',
+    cfssl: '',
+    target: '< 200',
+    met: verdict(valueMB, (v) => v < 200),
+    limitedBy: `${number(idleRssMB, 0)} MB once started; the rest is the V8 heap under load (see "Memory" below)${startup}`,
+  });
   if (issuancePeakRssMB === undefined) {
-    return [
-      {
-        metric: startupPeakRssMB === undefined ? 'Server RSS, peak over the whole run (MB)' : 'Server RSS, peak while serving (MB)',
-        value: number(peakRssMB, 0),
-        stepCa: '',
-        cfssl: '',
-        target: '< 200',
-        met: verdict(peakRssMB, (v) => v < 200),
-        limitedBy: `${number(idleRssMB, 0)} MB once started; the rest is V8 heap growth under load (see "Memory" below)${startup}`,
-      },
-    ];
+    return [againstTarget(startupPeakRssMB === undefined ? 'Server RSS, peak over the whole run (MB)' : 'Server RSS, peak while serving (MB)', peakRssMB)];
   }
   return [
-    {
-      metric: 'Server RSS, peak during the issuance runs, from the end of start-up (MB)',
-      value: number(issuancePeakRssMB, 0),
-      stepCa: '',
-      cfssl: '',
-      target: '< 200',
-      met: verdict(issuancePeakRssMB, (v) => v < 200),
-      limitedBy: `${number(idleRssMB, 0)} MB once started; the rest is the V8 heap under load (see "Memory" below)${startup}`,
-    },
+    againstTarget('Server RSS, peak during the issuance runs, from the end of start-up (MB)', issuancePeakRssMB),
     {
       metric: 'Server RSS, peak while serving, every scenario (MB)',
       value: number(peakRssMB, 0),
