@@ -174,7 +174,7 @@ export class NotificationDeliveryService {
   }
 }
 
-/** An error code such as `ECONNRESET` or `UND_ERR_SOCKET`, when the value carries one. */
+/** An error code such as `ECONNRESET` or `ERR_WEBHOOK_ADDRESS_FORBIDDEN`, when the value carries one. */
 function errorCodeOf(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || !('code' in value)) return undefined;
   const { code } = value;

@@ -11,7 +11,7 @@ import { LifecycleAdministration } from '../app/lifecycle-admin.service.ts';
 import { NotificationDeliveryService } from '../app/notification-delivery.service.ts';
 import { parseExpiryThresholds } from '../domain/lifecycle/expiry-thresholds.ts';
 import { JobScheduler, validateSchedules } from '../scheduler/job-scheduler.ts';
-import { FetchWebhookSender } from '../scheduler/webhook-sender.ts';
+import { HttpWebhookSender } from '../scheduler/webhook-sender.ts';
 import { PrismaLifecycleRepository } from '../storage/lifecycle.repository.ts';
 import { PrometheusMetrics } from '../http/prometheus-metrics.ts';
 import { PrismaMetricsRepository } from '../storage/metrics.repository.ts';
@@ -242,7 +242,7 @@ export async function startTrustroot(
     const initialAdminToken = await ensureInitialAdminToken(config, tokens, tokenRepository);
     const lifecycleRepository = new PrismaLifecycleRepository(prisma);
     const expiryScan = new ExpiryScanService(lifecycleRepository, lifecycleRepository, profiles, clock);
-    const delivery = new NotificationDeliveryService(lifecycleRepository, new FetchWebhookSender(), keys.secretSealer(), clock, overrides.retryRandom ?? random);
+    const delivery = new NotificationDeliveryService(lifecycleRepository, new HttpWebhookSender(), keys.secretSealer(), clock, overrides.retryRandom ?? random);
     const jobRunner = new JobRunner(
       lifecycleRepository,
       {

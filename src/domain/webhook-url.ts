@@ -9,6 +9,18 @@ FORBIDDEN.addSubnet('fe80::', 10, 'ipv6');
 FORBIDDEN.addAddress('::', 'ipv6');
 const FORBIDDEN_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data']);
 
+/**
+ * Whether a resolved address (an IPv4 or IPv6 literal) is one a webhook must never go to. The sender
+ * checks every address a host name resolves to, at each delivery: a name that passed
+ * registration may point at a link-local address later.
+ */
+export function isForbiddenWebhookAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return true;
+  // BlockList checks an IPv4-mapped IPv6 address (::ffff:169.254.169.254) against the IPv4 ranges.
+  return FORBIDDEN.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 /** Refuses (400) a webhook URL that is not http(s) or targets link-local or metadata addresses. */
 export function checkWebhookUrl(value: string): void {
   let url: URL;

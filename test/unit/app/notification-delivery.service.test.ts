@@ -7,7 +7,7 @@ import type { RandomSource } from '../../../src/domain/clock.ts';
 import { retryDelayMs } from '../../../src/domain/lifecycle/retry-backoff.ts';
 import { verifyWebhookSignature } from '../../../src/domain/lifecycle/webhook-signature.ts';
 import type { NotificationOutbox, PendingNotification, SecretSealer } from '../../../src/domain/ports.ts';
-import { FetchWebhookSender } from '../../../src/scheduler/webhook-sender.ts';
+import { HttpWebhookSender } from '../../../src/scheduler/webhook-sender.ts';
 import { FakeClock } from './in-memory-ports.ts';
 
 const NOW = new Date('2030-06-01T08:00:00Z');
@@ -174,7 +174,7 @@ function notificationFor(service: string, webhookUrl: string | undefined, key = 
 function setUp(settings: Partial<DeliverySettings> = {}): { outbox: InMemoryOutbox; clock: FakeClock; service: NotificationDeliveryService } {
   const outbox = new InMemoryOutbox();
   const clock = new FakeClock(NOW);
-  const service = new NotificationDeliveryService(outbox, new FetchWebhookSender(), sealer, clock, maxRandom, settings);
+  const service = new NotificationDeliveryService(outbox, new HttpWebhookSender(), sealer, clock, maxRandom, settings);
   return { outbox, clock, service };
 }
 
@@ -330,12 +330,12 @@ describe('NotificationDeliveryService.deliverDue with real HTTP receivers', () =
     const receiver = await startReceiver((_req, res) => answer(res, 200));
     const id = outbox.add(notificationFor('billing', receiver.url, 'idem-crash'), NOW);
 
-    const dying = new NotificationDeliveryService(new CrashingOutbox(outbox), new FetchWebhookSender(), sealer, clock, maxRandom);
+    const dying = new NotificationDeliveryService(new CrashingOutbox(outbox), new HttpWebhookSender(), sealer, clock, maxRandom);
     await assert.rejects(dying.deliverDue(), AggregateError);
     assert.equal(receiver.received.length, 1);
     assert.equal(outbox.row(id).status, 'pending', 'the outbox row is still pending');
 
-    const survivor = new NotificationDeliveryService(outbox, new FetchWebhookSender(), sealer, clock, maxRandom);
+    const survivor = new NotificationDeliveryService(outbox, new HttpWebhookSender(), sealer, clock, maxRandom);
     clock.advance(LEASE_MS - 1);
     assert.deepEqual(await survivor.deliverDue(), NONE, 'the lease still hides it');
     assert.equal(receiver.received.length, 1);
