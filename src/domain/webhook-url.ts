@@ -33,8 +33,7 @@ export function checkWebhookUrl(value: string): void {
   if (url.username || url.password) throw new DomainError('bad_request', 'webhookUrl must not carry credentials');
   // An absolute name (trailing dot) is the same host.
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  const family = isIP(host);
-  if (FORBIDDEN_HOSTS.has(host) || (family !== 0 && FORBIDDEN.check(host, family === 4 ? 'ipv4' : 'ipv6'))) {
+  if (FORBIDDEN_HOSTS.has(host) || (isIP(host) !== 0 && isForbiddenWebhookAddress(host))) {
     throw new DomainError('bad_request', 'webhookUrl must not point at a link-local or metadata address');
   }
 }

@@ -21,14 +21,19 @@ export function sqlStatement(name: string, text: string): SqlStatement {
   return { name: `trustroot_${name}`, text };
 }
 
-/** Each statement on whichever pooled connection is free (autocommit). */
-export function pooledSession(pool: pg.Pool): SqlSession {
+/** Statements as named prepared statements through `query` (a pool's or one connection's). */
+function preparedSession(query: (config: pg.QueryConfig) => Promise<pg.QueryResult>): SqlSession {
   return {
     async rows<T>(statement: SqlStatement, values: readonly unknown[]): Promise<T[]> {
-      const result = await pool.query({ name: statement.name, text: statement.text, values: [...values] });
+      const result = await query({ name: statement.name, text: statement.text, values: [...values] });
       return result.rows as T[];
     },
   };
+}
+
+/** Each statement on whichever pooled connection is free (autocommit). */
+export function pooledSession(pool: pg.Pool): SqlSession {
+  return preparedSession((config) => pool.query(config));
 }
 
 /** The same statements inside a Prisma interactive transaction (unprepared: Prisma has no named statements). */
@@ -51,12 +56,7 @@ export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlSess
   try {
     // Without parameters pg uses the simple query protocol, which takes several statements at once.
     await client.query(firstStatement === undefined ? 'BEGIN' : `BEGIN; ${firstStatement}`);
-    const result = await work({
-      async rows<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
-        const answer = await client.query({ name: statement.name, text: statement.text, values: [...values] });
-        return answer.rows as R[];
-      },
-    });
+    const result = await work(preparedSession((config) => client.query(config)));
     await client.query('COMMIT');
     return result;
   } catch (error) {
