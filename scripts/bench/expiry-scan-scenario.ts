@@ -31,39 +31,41 @@ export const LIFECYCLE_SERVICE = 'bench-lifecycle';
 const INSERT_CHUNK = 250_000;
 
 /**
- * Rows `first..last` of a synthetic inventory: active `peer` certificates of one service, not due
- * (their next threshold falls 7 to 37 days from now, spread over the range as in a live
- * inventory). Only the columns the scan and the constraints need carry realistic values; `der`
- * is a placeholder, the scan never reads it.
+ * Inserts active `peer` certificates of one service (issuer $1, service $2), one per `g` of
+ * `series`, named `<label>-<g>.bench.svc` with serials `<serialPrefix><g>`, and returns their
+ * `id` and `serial_hex`. Only the columns the scan and the constraints need carry realistic
+ * values; `der` is a placeholder, the scan never reads it.
  */
-const INSERT_NOT_DUE = `
-WITH bulk AS (
+function insertSyntheticCertificates(options: { serialPrefix: string; label: string; notBefore: string; notAfter: string; series: string }): string {
+  const { serialPrefix, label, notBefore, notAfter, series } = options;
+  const name = `'${label}-' || g || '.bench.svc'`;
+  return `
   INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
                             name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der)
-  SELECT gen_random_uuid(), $1, 'b1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=bulk-' || g || '.bench.svc', 'bulk-' || g || '.bench.svc',
-         ARRAY['bulk-' || g || '.bench.svc'], '{}', '{}', 'bulk-' || g || '.bench.svc', 'ecdsa-p256',
-         md5('spki' || g) || md5(g || 'spki'), md5('fp' || g) || md5(g || 'fp'),
-         now() - interval '1 day', now() + interval '60 days', 'active', '\\x3000'::bytea
-  FROM generate_series($3::bigint, $4::bigint) AS g
-  RETURNING id, serial_hex
+  SELECT gen_random_uuid(), $1, '${serialPrefix}' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=' || ${name}, ${name},
+         ARRAY[${name}], '{}', '{}', ${name}, 'ecdsa-p256',
+         md5('${label}spki' || g) || md5(g || '${label}spki'), md5('${label}fp' || g) || md5(g || '${label}fp'),
+         ${notBefore}, ${notAfter}, 'active', '\\x3000'::bytea
+  FROM generate_series(${series}) AS g
+  RETURNING id, serial_hex`;
+}
+
+/**
+ * Rows `first..last` ($3, $4) of a synthetic inventory, not due: their next threshold falls 7 to
+ * 37 days from now, spread over the range as in a live inventory.
+ */
+const INSERT_NOT_DUE = `
+WITH bulk AS (${insertSyntheticCertificates({ serialPrefix: 'b1', label: 'bulk', notBefore: "now() - interval '1 day'", notAfter: "now() + interval '60 days'", series: '$3::bigint, $4::bigint' })}
 )
 INSERT INTO certificate_flag_schedule (certificate_id, next_flag_at)
 SELECT id, now() + interval '7 days' + (('x' || right(serial_hex, 8))::bit(32)::bigint % 2592000) * interval '1 second' FROM bulk`;
 
 /**
- * Due certificates: 20 days into a 25-day life, so the 7d and 75% thresholds are crossed (the
+ * $3 due certificates: 20 days into a 25-day life, so the 7d and 75% thresholds are crossed (the
  * 30d and 14d ones do not apply to a life this short, 1d and 90% are still ahead).
  */
 const INSERT_DUE = `
-WITH due AS (
-  INSERT INTO certificates (id, issuer_id, serial_hex, service_id, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
-                            name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, status, der)
-  SELECT gen_random_uuid(), $1, 'd1' || lpad(to_hex(g), 30, '0'), $2, 'peer', 'CN=due-' || g || '.bench.svc', 'due-' || g || '.bench.svc',
-         ARRAY['due-' || g || '.bench.svc'], '{}', '{}', 'due-' || g || '.bench.svc', 'ecdsa-p256',
-         md5('dspki' || g) || md5(g || 'dspki'), md5('dfp' || g) || md5(g || 'dfp'),
-         now() - interval '20 days', now() + interval '5 days', 'active', '\\x3000'::bytea
-  FROM generate_series(1, $3::bigint) AS g
-  RETURNING id
+WITH due AS (${insertSyntheticCertificates({ serialPrefix: 'd1', label: 'due', notBefore: "now() - interval '20 days'", notAfter: "now() + interval '5 days'", series: '1, $3::bigint' })}
 ), scheduled AS (
   INSERT INTO certificate_flag_schedule (certificate_id, next_flag_at) SELECT id, now() - interval '1 minute' FROM due
 )
