@@ -1071,14 +1071,14 @@ function checkAuthorityInfoAccess(reader: DerReader, element: DerElement): void 
   }
 }
 
-type GeneralName =
+export type GeneralName =
   | { type: 'dNSName' | 'uniformResourceIdentifier' | 'rfc822Name'; text: string }
   | { type: 'iPAddress'; octets: Uint8Array }
   | { type: 'registeredID' | 'directoryName' | 'x400Address' | 'ediPartyName' }
   | { type: 'otherName'; otherNameType: string; otherNameValue: DerElement };
 
-/** GeneralNames ::= SEQUENCE OF GeneralName (or the given IMPLICIT tag). */
-function generalNames(reader: DerReader, element: DerElement, tag: number = TAG.SEQUENCE): GeneralName[] {
+/** GeneralNames ::= SEQUENCE OF GeneralName (or the given IMPLICIT tag). Lint reads a certificate's SAN with it too. */
+export function generalNames(reader: DerReader, element: DerElement, tag: number = TAG.SEQUENCE): GeneralName[] {
   const items = tag === TAG.SEQUENCE ? listItems(reader, element) : reader.children(element);
   return items.map((item) => generalName(reader, item));
 }
@@ -1209,7 +1209,7 @@ function generalNameType(type: GeneralName['type']): string {
  * An IPv4 address in dotted decimal, or an IPv6 address as @peculiar/x509 rendered it: lower-case
  * hex groups without leading zeros, the first longest run of two or more zero groups as `::`.
  */
-function ipAddressText(octets: Uint8Array): string | undefined {
+export function ipAddressText(octets: Uint8Array): string | undefined {
   if (octets.length === 4) return Array.from(octets).join('.');
   if (octets.length !== 16) return undefined;
   const groups: string[] = [];

@@ -1,7 +1,5 @@
-import { id_ce_subjectAltName } from '@peculiar/asn1-x509';
-import { x509 } from '../x509/crypto-provider.ts';
 import type { LintRule } from './lint-rule.ts';
-import { templateExtension } from './template-extension.ts';
+import { templateSubjectAltName } from './template-extension.ts';
 
 /**
  * With an empty subject the SAN is the certificate's only identity, so it MUST be critical;
@@ -11,7 +9,7 @@ export const sanCriticalIfEmptySubject: LintRule = {
   id: 'san-critical-if-empty-subject',
   source: 'RFC 5280 4.2.1.6',
   check(template) {
-    const extension = templateExtension(template, id_ce_subjectAltName, x509.SubjectAlternativeNameExtension);
+    const extension = templateSubjectAltName(template);
     // A missing SAN is san-present-well-formed's failure, not this rule's.
     if (!extension) return undefined;
     const emptySubject = template.subjectDn.trim() === '';

@@ -1,10 +1,8 @@
-import { id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import { isIP } from 'node:net';
 import { isDomainError } from '../errors.ts';
 import { checkSanSyntax } from '../name-policy-check.ts';
-import { x509 } from '../x509/crypto-provider.ts';
 import type { LintRule } from './lint-rule.ts';
-import { templateExtension } from './template-extension.ts';
+import { templateSubjectAltName } from './template-extension.ts';
 
 /**
  * subjectAltName present and non-empty, holding only DNS, IP and URI names, exactly the template's
@@ -16,12 +14,12 @@ export const sanPresentWellFormed: LintRule = {
   id: 'san-present-well-formed',
   source: 'RFC 5280 4.2.1.6; CA/Browser Forum BR 7.1.2.7.12 (SAN carries the identity)',
   check(template) {
-    const extension = templateExtension(template, id_ce_subjectAltName, x509.SubjectAlternativeNameExtension);
+    const extension = templateSubjectAltName(template);
     if (!extension) return 'the subjectAltName extension is missing';
-    const names = extension.names.items;
+    const { names } = extension;
     if (names.length === 0) return 'the subjectAltName extension is empty';
-    const unsupported = names.find((name) => name.type !== 'dns' && name.type !== 'ip' && name.type !== 'url');
-    if (unsupported) return `the subjectAltName extension holds a ${unsupported.type} name; only DNS, IP and URI names are issued`;
+    const unsupported = names.find((name) => name.type === 'other');
+    if (unsupported) return `the subjectAltName extension holds a ${unsupported.value} name; only DNS, IP and URI names are issued`;
     try {
       checkSanSyntax(template.sans);
     } catch (error) {

@@ -1,8 +1,8 @@
-import { id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509';
+import { id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
 import { createHash } from 'node:crypto';
 import { x509 } from '../x509/crypto-provider.ts';
 import type { LintRule } from './lint-rule.ts';
-import { templateExtension, templatePublicKeyInfo, type TemplateKeyInfo } from './template-extension.ts';
+import { templateExtension, templatePublicKeyInfo, templateSubjectKeyIdentifier, type TemplateKeyInfo } from './template-extension.ts';
 
 /** RFC 7093 methods truncate a SHA-2 hash of the key to its leftmost 160 bits (20 octets). */
 const RFC7093_KEY_ID_OCTETS = 20;
@@ -16,10 +16,10 @@ export const skiAkiPresent: LintRule = {
   id: 'ski-aki-present',
   source: 'RFC 5280 4.2.1.1 and 4.2.1.2; RFC 7093',
   check(template, { issuerCertificate }) {
-    const ski = templateExtension(template, id_ce_subjectKeyIdentifier, x509.SubjectKeyIdentifierExtension);
+    const ski = templateSubjectKeyIdentifier(template);
     if (!ski) return 'the subjectKeyIdentifier extension is missing';
     if (ski.critical) return 'the subjectKeyIdentifier extension must not be critical';
-    if (!keyIdentifiersOf(templatePublicKeyInfo(template)).includes(ski.keyId.toLowerCase())) {
+    if (!keyIdentifiersOf(templatePublicKeyInfo(template)).includes(ski.keyId)) {
       return 'the subjectKeyIdentifier is not derived from the certificate\'s public key';
     }
     const aki = templateExtension(template, id_ce_authorityKeyIdentifier, x509.AuthorityKeyIdentifierExtension);

@@ -1,13 +1,16 @@
-import { DerError, DerReader, TAG } from '../csr/der-reader.ts';
+import { id_ce_subjectAltName, id_ce_subjectKeyIdentifier } from '@peculiar/asn1-x509';
+import { DerError, DerReader, TAG, type DerElement } from '../csr/der-reader.ts';
+import { generalNames, ipAddressText, type GeneralName } from '../csr/parse-csr.ts';
 import type { x509 } from '../x509/crypto-provider.ts';
-import type { CertificateTemplate, EncodedPublicKey } from '../x509/certificate-template.ts';
+import type { CertificateTemplate, EncodedExtension, EncodedPublicKey } from '../x509/certificate-template.ts';
 
 /** Decoded extensions, keyed by class and DER; least recently used first. */
 const decoded = new Map<string, x509.Extension>();
 /**
  * Profile extensions (basicConstraints, keyUsage, EKU, CDP, AIA, AKI) are the same bytes on
- * every certificate of a profile, and several rules read the SAN: decoding each distinct DER
- * once saves most of lint's ASN.1 work. Bounded, so per-certificate values (SAN, SKI) come and go.
+ * every certificate of a profile: decoding each distinct DER once saves most of lint's ASN.1
+ * work. The per-certificate ones (SAN, SKI) are read with the strict DER reader instead (see
+ * `templateSubjectAltName`), so what passes through here is a handful of entries.
  */
 const DECODED_CACHE_SIZE = 128;
 
@@ -82,4 +85,92 @@ function readPublicKeyInfo(der: Uint8Array): TemplateKeyInfo {
   reader.expect(key, TAG.BIT_STRING, 'the subjectPublicKey BIT STRING');
   if (key.contentEnd - key.contentStart < 1 || der[key.contentStart] !== 0) throw new DerError('malformed', 'a public key is a whole number of octets');
   return { algorithmOid: reader.objectIdentifier(oid), keyBits: der.subarray(key.contentStart + 1, key.contentEnd) };
+}
+
+/** One subjectAltName entry as lint sees it: the three types Trustroot issues, or what else it is. */
+export type SanEntry = { type: 'dns' | 'ip' | 'url'; value: string } | { type: 'other'; value: string };
+
+export interface TemplateSubjectAltName {
+  critical: boolean;
+  names: SanEntry[];
+}
+
+export interface TemplateKeyIdentifier {
+  critical: boolean;
+  /** The keyIdentifier's octets, lower-case hex. */
+  keyId: string;
+}
+
+/** Readings of per-certificate extensions, keyed by the extension object: several rules share one. */
+const readSans = new WeakMap<EncodedExtension, TemplateSubjectAltName>();
+const readKeyIds = new WeakMap<EncodedExtension, TemplateKeyIdentifier>();
+
+/**
+ * The template's subjectAltName, read from its DER (what will be signed) with the strict DER
+ * reader the CSR parser uses. Every certificate has its own SAN, so no cache of decodings helps
+ * it; `@peculiar/x509`'s schema-driven decoding of it was ~6 % of the server's time per
+ * certificate, this reading a few microseconds. The decoder is still not the encoder's: the
+ * leaf's bytes come from `leaf-der-encoder.ts`'s writer, this reads them back independently.
+ * Throws on bytes that are not a DER Extension holding GeneralNames.
+ */
+export function templateSubjectAltName(template: CertificateTemplate): TemplateSubjectAltName | undefined {
+  const extension = template.extensions.find((candidate) => candidate.type === id_ce_subjectAltName);
+  if (extension === undefined) return undefined;
+  let san = readSans.get(extension);
+  if (san === undefined) {
+    const { reader, critical, value } = readExtension(extension);
+    san = { critical, names: generalNames(reader, value).map(sanEntry) };
+    readSans.set(extension, san);
+  }
+  return san;
+}
+
+/** The template's subjectKeyIdentifier (KeyIdentifier ::= OCTET STRING), read as the SAN is. */
+export function templateSubjectKeyIdentifier(template: CertificateTemplate): TemplateKeyIdentifier | undefined {
+  const extension = template.extensions.find((candidate) => candidate.type === id_ce_subjectKeyIdentifier);
+  if (extension === undefined) return undefined;
+  let keyIdentifier = readKeyIds.get(extension);
+  if (keyIdentifier === undefined) {
+    const { reader, critical, value } = readExtension(extension);
+    keyIdentifier = { critical, keyId: Buffer.from(reader.octetString(value)).toString('hex') };
+    readKeyIds.set(extension, keyIdentifier);
+  }
+  return keyIdentifier;
+}
+
+/**
+ * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue
+ * OCTET STRING }, and the one element the extnValue holds. In DER a FALSE critical is left out.
+ */
+function readExtension(extension: EncodedExtension): { reader: DerReader; critical: boolean; value: DerElement } {
+  const der = new Uint8Array(extension.rawData);
+  const reader = new DerReader(der, { strict: true });
+  const outer = reader.readExactly(0, der.length);
+  reader.expect(outer, TAG.SEQUENCE, 'an Extension');
+  const items = reader.children(outer);
+  if (items.length < 2 || items.length > 3) throw new DerError('malformed', 'an Extension has an extnID, a critical flag and an extnValue');
+  const [, flag, octets] = items.length === 3 ? items : [items[0], undefined, items[1]];
+  const critical = flag !== undefined && reader.boolean(flag);
+  if (flag !== undefined && !critical) throw new DerError('not-der', 'a FALSE critical flag is the default and is left out in DER');
+  if (octets === undefined) throw new DerError('malformed', 'an Extension has an extnValue');
+  reader.expect(octets, TAG.OCTET_STRING, 'the extnValue OCTET STRING');
+  return { reader, critical, value: reader.readExactly(octets.contentStart, octets.contentEnd, octets.depth + 1) };
+}
+
+function sanEntry(name: GeneralName): SanEntry {
+  switch (name.type) {
+    case 'dNSName':
+      return { type: 'dns', value: name.text };
+    case 'uniformResourceIdentifier':
+      return { type: 'url', value: name.text };
+    case 'iPAddress': {
+      const address = ipAddressText(name.octets);
+      if (address === undefined) throw new DerError('malformed', 'an iPAddress name is a 4- or 16-octet address');
+      return { type: 'ip', value: address };
+    }
+    case 'rfc822Name':
+      return { type: 'other', value: 'email (rfc822Name)' };
+    default:
+      return { type: 'other', value: name.type };
+  }
 }

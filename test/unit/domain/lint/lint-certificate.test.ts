@@ -125,6 +125,21 @@ function replaceExtension(template: CertificateTemplate, oid: string, replacemen
   return { ...template, extensions };
 }
 
+/** DER of an Extension built by hand: what no encoder here would write, for the strict reader to refuse. */
+function rawExtension(oidDer: number[], criticalDer: number[], valueDer: number[]): x509.Extension {
+  const tlv = (tag: number, content: number[]): number[] => {
+    assert.ok(content.length < 128, 'short-form lengths only');
+    return [tag, content.length, ...content];
+  };
+  return new x509.Extension(new Uint8Array(tlv(0x30, [...oidDer, ...criticalDer, ...tlv(0x04, valueDer)])).buffer);
+}
+const SAN_OID_DER = [0x06, 0x03, 0x55, 0x1d, 0x11];
+const SKI_OID_DER = [0x06, 0x03, 0x55, 0x1d, 0x0e];
+/** BOOLEAN FALSE, encoded: DER leaves the DEFAULT out. */
+const EXPLICIT_FALSE = [0x01, 0x01, 0x00];
+/** GeneralNames holding one dNSName, `a.kyc.internal`. */
+const ONE_DNS_NAME = [0x30, 16, 0x82, 14, ...Buffer.from('a.kyc.internal')];
+
 function failingRuleIds(template: CertificateTemplate, context: LintContext): string[] {
   return lintCertificate(template, context).map((failure) => failure.ruleId).sort();
 }
@@ -347,6 +362,27 @@ const mutations: MutationRow[] = [
     message: /email/,
   },
 
+  {
+    rule: 'san-present-well-formed',
+    name: 'a SAN whose critical flag is an encoded FALSE (BER, not DER)',
+    alsoFails: ['san-critical-if-empty-subject'],
+    mutate: ({ template, context }) => ({ template: replaceExtension(template, OID.subjectAltName, rawExtension(SAN_OID_DER, EXPLICIT_FALSE, ONE_DNS_NAME)), context }),
+    message: /left out in DER/,
+  },
+  {
+    rule: 'san-present-well-formed',
+    name: 'an iPAddress name of 5 octets',
+    alsoFails: ['san-critical-if-empty-subject'],
+    mutate: ({ template, context }) => ({ template: replaceExtension(template, OID.subjectAltName, rawExtension(SAN_OID_DER, [], [0x30, 7, 0x87, 5, 10, 0, 0, 1, 2])), context }),
+    message: /4- or 16-octet/,
+  },
+  {
+    rule: 'san-present-well-formed',
+    name: 'a SAN value with bytes after its GeneralNames',
+    alsoFails: ['san-critical-if-empty-subject'],
+    mutate: ({ template, context }) => ({ template: replaceExtension(template, OID.subjectAltName, rawExtension(SAN_OID_DER, [], [...ONE_DNS_NAME, 0x05, 0x00])), context }),
+  },
+
   // san-critical-if-empty-subject
   {
     rule: 'san-critical-if-empty-subject',
@@ -406,6 +442,15 @@ const mutations: MutationRow[] = [
     name: 'a critical SKI',
     mutate: async ({ template, context }) => ({ template: replaceExtension(template, OID.subjectKeyIdentifier, await x509.SubjectKeyIdentifierExtension.create(keysFor('ecdsa-p256').publicKey, true)), context }),
     message: /must not be critical/,
+  },
+  {
+    rule: 'ski-aki-present',
+    name: 'an SKI whose critical flag is an encoded FALSE (BER, not DER)',
+    mutate: async ({ template, context }) => {
+      const ski = await x509.SubjectKeyIdentifierExtension.create(keysFor('ecdsa-p256').publicKey);
+      return { template: replaceExtension(template, OID.subjectKeyIdentifier, rawExtension(SKI_OID_DER, EXPLICIT_FALSE, [0x04, 20, ...Buffer.from(ski.keyId, 'hex')])), context };
+    },
+    message: /left out in DER/,
   },
   { rule: 'ski-aki-present', name: 'AKI missing', mutate: ({ template, context }) => ({ template: replaceExtension(template, OID.authorityKeyIdentifier, undefined), context }), message: /authorityKeyIdentifier extension is missing/ },
   {
