@@ -43,12 +43,24 @@ export function certificateFacts(certificate: x509.X509Certificate): Certificate
   };
 }
 
-/** PEM of one certificate, with a trailing newline. */
+/** PEM texts of CA certificates, which every issuance answer carries (the chain). */
+const pemOfCertificate = new WeakMap<x509.X509Certificate, string>();
+
+/** PEM of one certificate, with a trailing newline; computed once per certificate object. */
 export function certificatePem(certificate: x509.X509Certificate): string {
-  return `${certificate.toString('pem').trim()}\n`;
+  let pem = pemOfCertificate.get(certificate);
+  if (pem === undefined) {
+    pem = derCertificatePem(new Uint8Array(certificate.rawData));
+    pemOfCertificate.set(certificate, pem);
+  }
+  return pem;
 }
 
-/** PEM of one DER certificate, with a trailing newline: the same text as `certificatePem`. */
+/**
+ * PEM of one DER certificate, with a trailing newline: base64 in lines of 64 characters (RFC
+ * 7468), the text `@peculiar/x509`'s PemConverter writes, without its byte-by-byte base64.
+ */
 export function derCertificatePem(der: Uint8Array): string {
-  return `${x509.PemConverter.encode(new Uint8Array(der).buffer, 'CERTIFICATE').trim()}\n`;
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  return `-----BEGIN CERTIFICATE-----\n${base64.replace(/.{64}(?!$)/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
 }
