@@ -9,7 +9,7 @@ import { lintCertificate } from '../domain/lint/lint-certificate.ts';
 import type { OperationMetrics } from '../domain/metrics-port.ts';
 import type { NamePolicy } from '../domain/name-policy.ts';
 import { checkSanSyntax, findDisallowedName } from '../domain/name-policy-check.ts';
-import type { AuditEntry, CertificateReader, IssuanceStore, ServiceReader } from '../domain/ports.ts';
+import type { AuditEntry, CertificateReader, IssuanceStore, ServiceReader, ServiceRecord } from '../domain/ports.ts';
 import { actorOf, requireAuthenticated, type Principal } from '../domain/principal.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
@@ -84,6 +84,8 @@ interface Subject {
 interface KeySource {
   publicKey: EncodedPublicKey;
   keyAlgorithm: KeyAlgorithmName;
+  /** SHA-256 of the SubjectPublicKeyInfo of a key the caller chose; undefined for one generated here. */
+  spkiSha256: string | undefined;
   csrNames: SubjectAlternativeNames | undefined;
   csrCommonName: string | undefined;
   privateKeyPkcs8: Uint8Array<ArrayBuffer> | undefined;
@@ -158,6 +160,8 @@ export class IssuanceService {
     const outcome = await this.deps.store.commitIssuance({
       bootstrapTokenId: subject.bootstrapTokenId,
       now,
+      // Checked against the blocked keys in the statement that consumes the token.
+      keySpkiSha256: key.spkiSha256,
       sign: async () => signFastLeaf(template, this.issuerParts(issuer)).facts,
       record: (facts) => ({
         certificate: {
@@ -182,7 +186,10 @@ export class IssuanceService {
         ],
       }),
     });
-    if (!outcome.committed) throw new DomainError('unauthorized', 'the bootstrap token is invalid, expired, revoked or already used');
+    if (!outcome.committed) {
+      if (outcome.reason === 'key-blocked') throw keyBlocked();
+      throw new DomainError('unauthorized', 'the bootstrap token is invalid, expired, revoked or already used');
+    }
     return this.result(outcome.facts, profile, subject.serviceName, issuer, key, request.pkcs12Password);
   }
 
@@ -199,7 +206,9 @@ export class IssuanceService {
     const currentNames: SubjectAlternativeNames = current.sans;
     let key: KeySource;
     if (request.csr !== undefined) {
-      key = await this.keyFromCsr(request.csr, profile);
+      const fromCsr = await this.keyFromCsr(request.csr, profile);
+      if (await this.deps.blockedKeys.isKeyBlocked(fromCsr.spkiSha256)) throw keyBlocked();
+      key = fromCsr;
       if (key.csrNames && !sameNames(key.csrNames, currentNames)) {
         throw new DomainError('policy_violation', 'a renewal CSR must ask for exactly the names of the current certificate');
       }
@@ -209,7 +218,8 @@ export class IssuanceService {
       if (!isKeyAlgorithmName(algorithm) || !profile.allowedKeyAlgorithms.includes(algorithm)) {
         throw new DomainError('policy_violation', `the current key algorithm ${algorithm} is no longer allowed by profile ${profile.name}; renew with a new CSR`);
       }
-      key = { publicKey: existing.publicKey, keyAlgorithm: algorithm, csrNames: undefined, csrCommonName: undefined, privateKeyPkcs8: undefined };
+      // The current key was checked when it was certified, and revoking it for compromise revokes this certificate.
+      key = { publicKey: existing.publicKey, keyAlgorithm: algorithm, spkiSha256: undefined, csrNames: undefined, csrCommonName: undefined, privateKeyPkcs8: undefined };
     }
     // The policy may have narrowed since the last issuance: renewal never outlives a name's removal.
     this.checkNames(currentNames, { serviceName: service.name, policy: service.policy, narrowedTo: undefined, bootstrapTokenId: undefined });
@@ -313,6 +323,8 @@ export class IssuanceService {
     let serviceName: string | undefined;
     let narrowedTo: string[] | undefined;
     let bootstrapTokenId: string | undefined;
+    // A bootstrap token's service was read with the token; an API token's named service is looked up.
+    let knownService: ServiceRecord | undefined;
     switch (caller.kind) {
       case 'bootstrap-token':
         if (requestedService !== undefined && requestedService !== caller.serviceName) {
@@ -321,6 +333,7 @@ export class IssuanceService {
         serviceName = caller.serviceName;
         narrowedTo = caller.sans.length > 0 ? caller.sans : undefined;
         bootstrapTokenId = caller.tokenId;
+        knownService = caller.service;
         break;
       case 'api-token':
         if (caller.role === 'ci') {
@@ -334,14 +347,12 @@ export class IssuanceService {
       case 'service-certificate':
         throw new DomainError('forbidden', 'a service certificate renews itself (POST /v1/certificates/renew); new certificates need a bootstrap or API token');
     }
+    const service = knownService ?? (serviceName ? await this.deps.services.findService(serviceName) : undefined);
     if (profile.namePolicy) {
       // Profiles with their own policy (test) need no registered service; names come from the profile.
-      if (serviceName !== undefined && !(await this.deps.services.findService(serviceName))) {
-        throw new DomainError('not_found', `there is no service named ${serviceName}`);
-      }
+      if (serviceName !== undefined && !service) throw new DomainError('not_found', `there is no service named ${serviceName}`);
       return { serviceName, policy: profile.namePolicy, narrowedTo, bootstrapTokenId };
     }
-    const service = serviceName ? await this.deps.services.findService(serviceName) : undefined;
     if (!service) throw new DomainError('not_found', `there is no service named ${serviceName ?? ''}`);
     if (!service.enabled) throw new DomainError('forbidden', `service ${service.name} is disabled`);
     if (!service.profiles.includes(profile.name)) {
@@ -354,15 +365,20 @@ export class IssuanceService {
     return CA_HIERARCHY.find((d) => d.name === profile.issuer)?.environment;
   }
 
-  private async keyFromCsr(csr: string, profile: CertificateProfile): Promise<KeySource> {
+  /** The CSR's key, if the profile allows its algorithm. Whether it is blocked is the caller's to check (issuance does it in the commit). */
+  private async keyFromCsr(csr: string, profile: CertificateProfile): Promise<KeySource & { spkiSha256: string }> {
     const parsed = await parseCsr(csr);
-    if (await this.deps.blockedKeys.isKeyBlocked(parsed.spkiSha256)) {
-      throw new DomainError('policy_violation', 'this public key was revoked for key compromise and cannot be certified again');
-    }
     if (!profile.allowedKeyAlgorithms.includes(parsed.keyAlgorithm)) {
       throw new DomainError('invalid_csr', `profile ${profile.name} does not allow ${parsed.keyAlgorithm} keys (allowed: ${profile.allowedKeyAlgorithms.join(', ')})`);
     }
-    return { publicKey: parsed.publicKey, keyAlgorithm: parsed.keyAlgorithm, csrNames: parsed.sans, csrCommonName: parsed.commonName, privateKeyPkcs8: undefined };
+    return {
+      publicKey: parsed.publicKey,
+      keyAlgorithm: parsed.keyAlgorithm,
+      spkiSha256: parsed.spkiSha256,
+      csrNames: parsed.sans,
+      csrCommonName: parsed.commonName,
+      privateKeyPkcs8: undefined,
+    };
   }
 
   private async generatedKey(algorithm: string, profile: CertificateProfile): Promise<KeySource> {
@@ -374,7 +390,7 @@ export class IssuanceService {
     const pair = (await nodeCrypto.subtle.generateKey(keyParams, true, usages)) as CryptoKeyPair;
     const spki = await nodeCrypto.subtle.exportKey('spki', pair.publicKey);
     const pkcs8 = new Uint8Array(await nodeCrypto.subtle.exportKey('pkcs8', pair.privateKey));
-    return { publicKey: new x509.PublicKey(spki), keyAlgorithm: algorithm, csrNames: undefined, csrCommonName: undefined, privateKeyPkcs8: pkcs8 };
+    return { publicKey: new x509.PublicKey(spki), keyAlgorithm: algorithm, spkiSha256: undefined, csrNames: undefined, csrCommonName: undefined, privateKeyPkcs8: pkcs8 };
   }
 
   private checkNames(sans: SubjectAlternativeNames, subject: Subject): void {
@@ -486,4 +502,8 @@ export class IssuanceService {
     }
     return result;
   }
+}
+
+function keyBlocked(): DomainError {
+  return new DomainError('policy_violation', 'this public key was revoked for key compromise and cannot be certified again');
 }

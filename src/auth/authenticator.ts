@@ -63,7 +63,7 @@ export class Authenticator {
     }
     const token = await this.tokens.findBootstrapTokenByHash(hash);
     if (!token || token.usedAt || token.revokedAt || token.expiresAt <= now) throw new DomainError('unauthorized', INVALID_TOKEN);
-    return { kind: 'bootstrap-token', tokenId: token.id, serviceName: token.serviceName, sans: token.sans, expiresAt: token.expiresAt };
+    return { kind: 'bootstrap-token', tokenId: token.id, serviceName: token.serviceName, sans: token.sans, expiresAt: token.expiresAt, service: token.service };
   }
 
   private async fromClientCertificate(der: Uint8Array, verified: boolean): Promise<Authentication> {

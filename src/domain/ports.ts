@@ -157,6 +157,11 @@ export interface BootstrapTokenRecord {
   revokedAt: Date | undefined;
 }
 
+/** A bootstrap token with its service, as they stood when the token was read (in one statement). */
+export interface BootstrapTokenWithService extends BootstrapTokenRecord {
+  service: ServiceRecord;
+}
+
 export interface TokenStore {
   createApiToken(token: { name: string; role: ApiRole; tokenHash: string; expiresAt: Date | undefined; createdBy: string | undefined }, audit: AuditEntry): Promise<ApiTokenRecord>;
   findApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
@@ -165,7 +170,7 @@ export interface TokenStore {
   revokeApiToken(id: string, at: Date, audit: AuditEntry): Promise<ApiTokenRecord | undefined>;
   countApiTokens(): Promise<number>;
   createBootstrapToken(token: { serviceName: string; sans: string[]; tokenHash: string; expiresAt: Date; createdBy: string }, audit: AuditEntry): Promise<BootstrapTokenRecord>;
-  findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenRecord | undefined>;
+  findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenWithService | undefined>;
 }
 
 /* ---------- inventory ---------- */
@@ -239,6 +244,12 @@ export interface PendingIssuance {
   /** The request's instant: a token expired by then is not usable. */
   now: Date;
   /**
+   * SHA-256 of the SubjectPublicKeyInfo when the caller chose the key (a CSR): a key blocked for
+   * compromise, even a moment ago, is refused in the statement that would consume the token, so
+   * nothing is consumed, signed or written. Undefined for a key generated here.
+   */
+  keySpkiSha256: string | undefined;
+  /**
    * Signs the certificate. Called inside the transaction, only once the token is consumed; called
    * again if the transaction is retried, and only the committed signature is ever returned.
    */
@@ -247,7 +258,7 @@ export interface PendingIssuance {
   record(facts: CertificateFacts): { certificate: NewCertificateRecord; audit: AuditEntry[] };
 }
 
-export type IssuanceCommitOutcome = { committed: true; facts: CertificateFacts } | { committed: false; reason: 'bootstrap-token-unusable' };
+export type IssuanceCommitOutcome = { committed: true; facts: CertificateFacts } | { committed: false; reason: 'bootstrap-token-unusable' | 'key-blocked' };
 
 export interface IssuanceStore {
   /**

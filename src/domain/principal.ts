@@ -1,5 +1,6 @@
 import type { IssuerName } from './ca-hierarchy.ts';
 import { DomainError } from './errors.ts';
+import type { ServiceRecord } from './ports.ts';
 
 export type ApiRole = 'admin' | 'security' | 'ci' | 'auditor';
 export const API_ROLES: readonly ApiRole[] = ['admin', 'security', 'ci', 'auditor'];
@@ -7,7 +8,15 @@ export const API_ROLES: readonly ApiRole[] = ['admin', 'security', 'ci', 'audito
 /** Who is calling, as established by `auth/` from a bearer token or a client certificate. */
 export type Principal =
   | { kind: 'api-token'; tokenId: string; name: string; role: ApiRole }
-  | { kind: 'bootstrap-token'; tokenId: string; serviceName: string; sans: string[]; expiresAt: Date }
+  | {
+      kind: 'bootstrap-token';
+      tokenId: string;
+      serviceName: string;
+      sans: string[];
+      expiresAt: Date;
+      /** The token's service as it stood when the token was checked (read with it, in one statement). */
+      service: ServiceRecord;
+    }
   | { kind: 'service-certificate'; certificateId: string; serialHex: string; serviceName: string; issuerName: IssuerName };
 
 /** Audit actor string of a principal (never contains a secret). */

@@ -8,13 +8,15 @@ import { nameText } from './certificate-name-text.ts';
 import { inSqlTransaction, sqlStatement, type SqlSession } from './sql-session.ts';
 
 const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } };
+const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'key-blocked' } };
 
 /**
  * Writes a group of issuances in one transaction of four round trips, whatever the group's size:
- * BEGIN with the audit chain's lock; consume the bootstrap tokens and read the chain's last hash;
- * (sign what may be signed;) insert the certificates, link them to their tokens and append their
- * audit entries; COMMIT. A request whose token turned out to be unusable (used meanwhile,
- * revoked, expired) gets that answer and nothing of it is signed or written; the others commit.
+ * BEGIN with the audit chain's lock; check the keys against the blocked keys, consume the
+ * bootstrap tokens and read the chain's last hash; (sign what may be signed;) insert the
+ * certificates, link them to their tokens and append their audit entries; COMMIT. A request whose
+ * key is blocked, or whose token turned out to be unusable (used meanwhile, revoked, expired),
+ * gets that answer and nothing of it is consumed, signed or written; the others commit.
  * Any other failure rolls the whole group back (the queue then retries each issuance alone).
  *
  * The lock is taken first so that the last hash can be read with the tokens: a READ COMMITTED
@@ -26,13 +28,14 @@ export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]
   return inSqlTransaction(
     pool,
     async (tx) => {
-      const { usable, lastAuditHash } = await consumeTokens(tx, group);
+      const { refusals, lastAuditHash } = await consumeTokens(tx, group);
       const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
       const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
       // Sequential: signing is CPU work, and a thrown error must leave no half-collected group.
       for (const [index, pending] of group.entries()) {
-        if (!usable[index]) {
-          outcomes.push(TOKEN_UNUSABLE);
+        const refusal = refusals[index];
+        if (refusal !== undefined) {
+          outcomes.push(refusal);
           continue;
         }
         const facts = await pending.sign();
@@ -55,15 +58,22 @@ export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]
   );
 }
 
+// A token is consumed only for a request whose key is not blocked: a refused request keeps its token.
 const CONSUME_TOKENS = sqlStatement(
   'issuance_consume_tokens',
-  `WITH consumed AS (
+  `WITH input AS (
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(token_id uuid, now timestamptz, spki text)
+   ), blocked AS (
+     SELECT DISTINCT b.spki_sha256 FROM blocked_keys b JOIN input v ON b.spki_sha256 = v.spki
+   ), consumed AS (
      UPDATE bootstrap_tokens AS t SET used_at = v.now
-     FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, now timestamptz)
-     WHERE t.id = v.id AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > v.now
+     FROM input v
+     WHERE t.id = v.token_id AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > v.now
+       AND (v.spki IS NULL OR v.spki NOT IN (SELECT spki_sha256 FROM blocked))
      RETURNING t.id::text AS id
    )
-   SELECT ARRAY(SELECT id FROM consumed) AS consumed, (${LAST_AUDIT_HASH_SQL}) AS "lastAuditHash"`,
+   SELECT ARRAY(SELECT id FROM consumed) AS consumed, ARRAY(SELECT spki_sha256 FROM blocked) AS blocked,
+          (${LAST_AUDIT_HASH_SQL}) AS "lastAuditHash"`,
 );
 
 // The tokens' foreign key is checked at the end of the statement, when the rows exist.
@@ -101,21 +111,26 @@ const INSERT_CERTIFICATES = sqlStatement(
 );
 
 /**
- * Marks every presented bootstrap token used, in one statement, and says for each issuance
- * whether it may go on; reads the audit chain's last hash in the same statement. One atomic
- * conditional update: of concurrent uses of a token, in this group or another transaction,
- * exactly one matches.
+ * Refuses the requests whose key is blocked, marks every other presented bootstrap token used
+ * and says for each issuance whether it may go on, in one statement that also reads the audit
+ * chain's last hash. One atomic conditional update: of concurrent uses of a token, in this group
+ * or another transaction, exactly one matches.
  */
-async function consumeTokens(tx: SqlSession, group: PendingIssuance[]): Promise<{ usable: boolean[]; lastAuditHash: string | null }> {
-  const presented = group.flatMap((pending) => (pending.bootstrapTokenId === undefined ? [] : [{ id: pending.bootstrapTokenId, now: pending.now.toISOString() }]));
-  const [row] = await tx.rows<{ consumed: string[]; lastAuditHash: string | null }>(CONSUME_TOKENS, [JSON.stringify(presented)]);
+async function consumeTokens(
+  tx: SqlSession,
+  group: PendingIssuance[],
+): Promise<{ refusals: (ItemOutcome<IssuanceCommitOutcome> | undefined)[]; lastAuditHash: string | null }> {
+  const input = group.map((pending) => ({ token_id: pending.bootstrapTokenId ?? null, now: pending.now.toISOString(), spki: pending.keySpkiSha256 ?? null }));
+  const [row] = await tx.rows<{ consumed: string[]; blocked: string[]; lastAuditHash: string | null }>(CONSUME_TOKENS, [JSON.stringify(input)]);
   const consumed = new Set(row?.consumed ?? []);
-  // The same token twice in one group: the first request has it, the second finds it used.
-  const usable = group.map((pending) => {
-    if (pending.bootstrapTokenId === undefined) return true;
-    return consumed.delete(pending.bootstrapTokenId);
+  const blocked = new Set(row?.blocked ?? []);
+  const refusals = group.map((pending) => {
+    if (pending.keySpkiSha256 !== undefined && blocked.has(pending.keySpkiSha256)) return KEY_BLOCKED;
+    // The same token twice in one group: the first request has it, the second finds it used.
+    if (pending.bootstrapTokenId !== undefined && !consumed.delete(pending.bootstrapTokenId)) return TOKEN_UNUSABLE;
+    return undefined;
   });
-  return { usable, lastAuditHash: row?.lastAuditHash ?? null };
+  return { refusals, lastAuditHash: row?.lastAuditHash ?? null };
 }
 
 /** Inserts the certificates, points their bootstrap tokens at them and appends the audit rows, in one statement. */

@@ -6,8 +6,8 @@ import { sqlPoolOf } from './prisma-client.ts';
 import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage, isUniqueViolation } from './storage-error.ts';
 
-/** The columns a ServiceRecord is made of, as Prisma and the prepared statement below both name them. */
-interface ServiceRow {
+/** The columns a ServiceRecord is made of, as Prisma and `serviceRowColumns` both name them. */
+export interface ServiceRow {
   id: string;
   name: string;
   owner: string;
@@ -23,15 +23,17 @@ interface ServiceRow {
   updatedAt: Date;
 }
 
-// Every issuance reads its service: a prepared statement on the pg pool.
-const SERVICE_BY_NAME = sqlStatement(
-  'service_by_name',
-  `SELECT id::text AS id, name, owner, contact, webhook_url AS "webhookUrl", enabled, disabled_at AS "disabledAt",
-          dns_names AS "dnsNames", ip_addresses AS "ipAddresses", uris, profiles, created_at AS "createdAt", updated_at AS "updatedAt"
-   FROM services WHERE name = $1`,
-);
+/** The select list of a ServiceRow from the services table under `alias`; other statements join it too. */
+export function serviceRowColumns(alias: string): string {
+  return `${alias}.id::text AS id, ${alias}.name, ${alias}.owner, ${alias}.contact, ${alias}.webhook_url AS "webhookUrl", ${alias}.enabled,
+          ${alias}.disabled_at AS "disabledAt", ${alias}.dns_names AS "dnsNames", ${alias}.ip_addresses AS "ipAddresses", ${alias}.uris,
+          ${alias}.profiles, ${alias}.created_at AS "createdAt", ${alias}.updated_at AS "updatedAt"`;
+}
 
-function toServiceRecord(row: ServiceRow): ServiceRecord {
+// Issuance by an API token, renewal and mTLS authentication read a service: a prepared statement on the pg pool.
+const SERVICE_BY_NAME = sqlStatement('service_by_name', `SELECT ${serviceRowColumns('s')} FROM services s WHERE s.name = $1`);
+
+export function toServiceRecord(row: ServiceRow): ServiceRecord {
   return {
     id: row.id,
     name: row.name,

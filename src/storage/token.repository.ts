@@ -1,9 +1,10 @@
 import type { ApiRole } from '../domain/principal.ts';
-import type { ApiTokenRecord, AuditEntry, BootstrapTokenRecord, TokenStore } from '../domain/ports.ts';
+import type { ApiTokenRecord, AuditEntry, BootstrapTokenRecord, BootstrapTokenWithService, TokenStore } from '../domain/ports.ts';
 import { DomainError } from '../domain/errors.ts';
 import { appendAuditEntries } from './audit-appender.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { sqlPoolOf } from './prisma-client.ts';
+import { serviceRowColumns, toServiceRecord, type ServiceRow } from './service.repository.ts';
 import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
 
@@ -27,6 +28,16 @@ interface BootstrapTokenRow {
   revokedAt: Date | null;
 }
 
+/** A bootstrap token and its service in one row: the service's columns under their ServiceRow names, the token's renamed. */
+interface BootstrapTokenAndServiceRow extends ServiceRow {
+  tokenId: string;
+  sans: string[];
+  tokenCreatedAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
 // Every authenticated request reads one of these: prepared statements on the pg pool.
 const API_TOKEN_BY_HASH = sqlStatement(
   'api_token_by_hash',
@@ -34,10 +45,12 @@ const API_TOKEN_BY_HASH = sqlStatement(
           expires_at AS "expiresAt", revoked_at AS "revokedAt"
    FROM api_tokens WHERE token_hash = $1`,
 );
+// The service comes with the token: a bootstrap issuance needs both, and one round trip is
+// cheaper than two on the hot path.
 const BOOTSTRAP_TOKEN_BY_HASH = sqlStatement(
   'bootstrap_token_by_hash',
-  `SELECT t.id::text AS id, s.name AS "serviceName", t.sans, t.created_at AS "createdAt", t.expires_at AS "expiresAt",
-          t.used_at AS "usedAt", t.revoked_at AS "revokedAt"
+  `SELECT t.id::text AS "tokenId", t.sans, t.created_at AS "tokenCreatedAt", t.expires_at AS "expiresAt", t.used_at AS "usedAt",
+          t.revoked_at AS "revokedAt", ${serviceRowColumns('s')}
    FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id WHERE t.token_hash = $1`,
 );
 
@@ -135,10 +148,12 @@ export class PrismaTokenRepository implements TokenStore {
     );
   }
 
-  findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenRecord | undefined> {
+  findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenWithService | undefined> {
     return guardStorage(async () => {
-      const [row] = await this.sql.rows<BootstrapTokenRow>(BOOTSTRAP_TOKEN_BY_HASH, [tokenHash]);
-      return row ? toBootstrapToken(row) : undefined;
+      const [row] = await this.sql.rows<BootstrapTokenAndServiceRow>(BOOTSTRAP_TOKEN_BY_HASH, [tokenHash]);
+      if (!row) return undefined;
+      const token = toBootstrapToken({ ...row, id: row.tokenId, serviceName: row.name, createdAt: row.tokenCreatedAt });
+      return { ...token, service: toServiceRecord(row) };
     });
   }
 }

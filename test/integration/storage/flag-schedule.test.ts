@@ -85,7 +85,7 @@ describe('the expiry flag schedule on real PostgreSQL', () => {
     const single = record('single', FIRST_FLAG);
     const unwatched = record('unwatched', null);
     const outcomes = await writeIssuanceGroup(sqlPoolOf(prisma), [
-      { bootstrapTokenId: undefined, now: NOW, sign: async () => grouped.facts, record: () => ({ certificate: grouped, audit: [issuedAudit(grouped)] }) },
+      { bootstrapTokenId: undefined, keySpkiSha256: undefined, now: NOW, sign: async () => grouped.facts, record: () => ({ certificate: grouped, audit: [issuedAudit(grouped)] }) },
     ]);
     assert.equal(outcomes[0]?.ok, true);
     await certificates.recordIssued(single, issuedAudit(single));

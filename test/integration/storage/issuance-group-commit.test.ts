@@ -44,12 +44,17 @@ interface Probe {
   signed: number;
 }
 
-function pendingIssuance(label: string, bootstrapTokenId: string | undefined, options: { serviceName?: string; failSigning?: boolean } = {}): Probe {
+function pendingIssuance(
+  label: string,
+  bootstrapTokenId: string | undefined,
+  options: { serviceName?: string; failSigning?: boolean; keySpkiSha256?: string } = {},
+): Probe {
   const probe: Probe = {
     signed: 0,
     pending: {
       bootstrapTokenId,
       now: NOW,
+      keySpkiSha256: options.keySpkiSha256,
       sign: async () => {
         probe.signed += 1;
         if (options.failSigning) throw new Error(`signing ${label} failed`);
@@ -145,6 +150,34 @@ describe('group commit of issuances on real PostgreSQL', () => {
     assert.equal(byId.get(tokens[2] ?? '')?.usedAt, null, "the failed request's token was not consumed");
     for (const index of [0, 1, 3]) assert.notEqual(byId.get(tokens[index] ?? '')?.certificateId ?? null, null);
     assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+
+  it('a blocked key is refused in the group: its token stays unused and nothing is signed, while the same token with another key commits', async () => {
+    const blockedKey = randomBytes(32).toString('hex');
+    await prisma.blockedKey.create({ data: { spkiSha256: blockedKey, reason: 'keyCompromise', blockedAt: NOW, blockedBy: 'test' } });
+    const kept = await token();
+    const shared = await token();
+    const probes = [
+      pendingIssuance('k1', kept, { keySpkiSha256: blockedKey }),
+      pendingIssuance('k2', shared, { keySpkiSha256: blockedKey }),
+      pendingIssuance('k3', shared, { keySpkiSha256: randomBytes(32).toString('hex') }),
+      pendingIssuance('k4', undefined, { keySpkiSha256: blockedKey }),
+      pendingIssuance('k5', undefined, { keySpkiSha256: randomBytes(32).toString('hex') }),
+    ];
+    const outcomes = await writeIssuanceGroup(
+      sqlPoolOf(prisma),
+      probes.map((p) => p.pending),
+    );
+    assert.deepEqual(
+      outcomes.map((outcome) => (outcome.ok ? (outcome.value.committed ? 'committed' : outcome.value.reason) : 'error')),
+      ['key-blocked', 'key-blocked', 'committed', 'key-blocked', 'committed'],
+    );
+    assert.deepEqual(
+      probes.map((p) => p.signed),
+      [0, 0, 1, 0, 1],
+    );
+    assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null, 'a refused request keeps its token');
+    assert.notEqual((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: shared } })).certificateId, null);
   });
 
   it('an unknown service fails the group, and alone it is a not_found', async () => {

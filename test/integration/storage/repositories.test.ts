@@ -7,6 +7,8 @@ import type { AuditEntry } from '../../../src/domain/ports.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
 import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
+import { PrismaServiceRepository } from '../../../src/storage/service.repository.ts';
+import { PrismaTokenRepository } from '../../../src/storage/token.repository.ts';
 import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
 import { MemoryKeyStore } from '../../support/memory-key-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
@@ -146,5 +148,29 @@ describe('storage repositories on real PostgreSQL', () => {
     );
     assert.equal(await prisma.auditEvent.count(), before);
     assert.equal(await prisma.certificate.count({ where: { serialHex: '77' } }), 0);
+  });
+
+  it('a bootstrap token is read with its service, as the service repository reads that service, disabled or not', async () => {
+    const services = new PrismaServiceRepository(prisma);
+    const tokens = new PrismaTokenRepository(prisma);
+    const audit: AuditEntry = { occurredAt: clock.now(), actor: 'system', action: 'test', targetType: 'service', details: {} };
+    await services.createService(
+      { name: 'token-join', owner: 'kyc', contact: 'ops@kyc.internal', webhookUrl: undefined, policy: { dnsNames: ['*.kyc.internal'], ipAddresses: ['10.0.0.0/8'], uris: [] }, profiles: ['peer'] },
+      audit,
+    );
+    const created = await tokens.createBootstrapToken(
+      { serviceName: 'token-join', sans: ['a.kyc.internal'], tokenHash: 'h'.repeat(64), expiresAt: new Date('2026-11-29T12:00:00Z'), createdBy: 'system' },
+      audit,
+    );
+    const read = await tokens.findBootstrapTokenByHash('h'.repeat(64));
+    assert.ok(read);
+    const { service, ...token } = read;
+    assert.deepEqual(token, created);
+    assert.deepEqual(service, await services.findService('token-join'));
+    await services.updateService('token-join', { enabled: false, disabledAt: clock.now() }, audit);
+    const afterDisabling = await tokens.findBootstrapTokenByHash('h'.repeat(64));
+    assert.equal(afterDisabling?.service.enabled, false);
+    assert.deepEqual(afterDisabling.service, await services.findService('token-join'));
+    assert.equal(await tokens.findBootstrapTokenByHash('x'.repeat(64)), undefined);
   });
 });
