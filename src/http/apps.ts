@@ -33,6 +33,7 @@ import { serviceRoutes } from './routes/services.routes.ts';
 import { crlRoutes } from './routes/crl.routes.ts';
 import { ocspRoutes } from './routes/ocsp.routes.ts';
 import { revocationRoutes } from './routes/revocation.routes.ts';
+import { cacheRoutePatternCompilation } from './route-pattern-cache.ts';
 
 export interface HttpDependencies {
   logger: Logger;
@@ -90,6 +91,7 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
     app.use(authentication(authenticator));
     app.use(limits.afterAuthentication);
   }
+  cacheRoutePatternCompilation();
   const validators = OpenApiValidator.middleware({
     apiSpec: structuredClone(deps.openApi.spec) as never,
     validateRequests: { allowUnknownQueryParameters: false },
