@@ -26,9 +26,10 @@ const CONSUME = { name: 'floor_consume', text: 'UPDATE floor_lookups SET used = 
 /** What a request costs the database. */
 async function store(body: string): Promise<string> {
   if (shape === 'one-commit') return (await pool.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
-  // Trustroot's round trips for a lone issuance: token, service and blocked-key lookups, then a
-  // transaction of four round trips (BEGIN with the audit lock; consume; insert; COMMIT).
-  for (const key of [1, 2, 3]) await pool.query({ ...LOOKUP, values: [key] });
+  // Trustroot's round trips for a lone bootstrap issuance: the token with its service, then a
+  // transaction of four round trips (BEGIN with the audit lock; blocked keys checked and token
+  // consumed; insert; COMMIT).
+  await pool.query({ ...LOOKUP, values: [1] });
   const client = await pool.connect();
   try {
     await client.query('BEGIN; SELECT pg_advisory_xact_lock(42)');

@@ -268,8 +268,8 @@ export interface IssuanceStore {
   inTransaction<T>(work: (tx: IssuanceTransaction) => Promise<T>): Promise<T>;
   /**
    * Consumes the token, signs, and records the certificate with its audit entries, committed
-   * before this resolves. When the token is no longer usable (used, revoked or expired, perhaps
-   * by a concurrent request), nothing is signed or written.
+   * before this resolves. When the key is blocked, or the token is no longer usable (used,
+   * revoked or expired, perhaps by a concurrent request), nothing is consumed, signed or written.
    */
   commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome>;
 }

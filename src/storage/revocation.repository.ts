@@ -7,7 +7,7 @@ import { sqlPoolOf } from './prisma-client.ts';
 import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
 
-// Every issuance from a CSR asks this: a prepared statement on the pg pool.
+// A renewal with a new key asks this (issuance checks blocked keys in its commit): a prepared statement on the pg pool.
 const KEY_IS_BLOCKED = sqlStatement('key_is_blocked', 'SELECT EXISTS (SELECT 1 FROM blocked_keys WHERE spki_sha256 = $1) AS blocked');
 
 async function lockedRecords(tx: Prisma.TransactionClient, ids: { id: string }[]): Promise<CertificateRecord[]> {
