@@ -114,35 +114,46 @@ const readKeyIds = new WeakMap<EncodedExtension, TemplateKeyIdentifier>();
  * Throws on bytes that are not a DER Extension holding GeneralNames.
  */
 export function templateSubjectAltName(template: CertificateTemplate): TemplateSubjectAltName | undefined {
-  const extension = template.extensions.find((candidate) => candidate.type === id_ce_subjectAltName);
-  if (extension === undefined) return undefined;
-  let san = readSans.get(extension);
-  if (san === undefined) {
-    const { reader, critical, value } = readExtension(extension);
-    san = { critical, names: generalNames(reader, value).map(sanEntry) };
-    readSans.set(extension, san);
-  }
-  return san;
+  return readOnce(template, id_ce_subjectAltName, readSans, ({ reader, critical, value }) => ({ critical, names: generalNames(reader, value).map(sanEntry) }));
 }
 
 /** The template's subjectKeyIdentifier (KeyIdentifier ::= OCTET STRING), read as the SAN is. */
 export function templateSubjectKeyIdentifier(template: CertificateTemplate): TemplateKeyIdentifier | undefined {
-  const extension = template.extensions.find((candidate) => candidate.type === id_ce_subjectKeyIdentifier);
+  return readOnce(template, id_ce_subjectKeyIdentifier, readKeyIds, ({ reader, critical, value }) => ({
+    critical,
+    keyId: Buffer.from(reader.octetString(value)).toString('hex'),
+  }));
+}
+
+/** The template's first extension with `oid`, read by `read` the first time a rule asks for it. */
+function readOnce<T extends object>(
+  template: CertificateTemplate,
+  oid: string,
+  readings: WeakMap<EncodedExtension, T>,
+  read: (extension: ReadExtension) => T,
+): T | undefined {
+  const extension = template.extensions.find((candidate) => candidate.type === oid);
   if (extension === undefined) return undefined;
-  let keyIdentifier = readKeyIds.get(extension);
-  if (keyIdentifier === undefined) {
-    const { reader, critical, value } = readExtension(extension);
-    keyIdentifier = { critical, keyId: Buffer.from(reader.octetString(value)).toString('hex') };
-    readKeyIds.set(extension, keyIdentifier);
+  let reading = readings.get(extension);
+  if (reading === undefined) {
+    reading = read(readExtension(extension));
+    readings.set(extension, reading);
   }
-  return keyIdentifier;
+  return reading;
+}
+
+interface ReadExtension {
+  reader: DerReader;
+  critical: boolean;
+  /** The one element the extnValue OCTET STRING holds. */
+  value: DerElement;
 }
 
 /**
  * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue
  * OCTET STRING }, and the one element the extnValue holds. In DER a FALSE critical is left out.
  */
-function readExtension(extension: EncodedExtension): { reader: DerReader; critical: boolean; value: DerElement } {
+function readExtension(extension: EncodedExtension): ReadExtension {
   const der = new Uint8Array(extension.rawData);
   const reader = new DerReader(der, { strict: true });
   const outer = reader.readExactly(0, der.length);
