@@ -709,6 +709,17 @@ describe('revocation, CRLs and OCSP end to end', () => {
       });
     });
 
+    it('aml-3 renewing over mTLS with a CSR for the blocked key → 403 policy_violation; nothing is issued and aml-3 stays current', async () => {
+      const { csrPem } = await makeCsr('aml-3-rekey', 'aml.svc', ['aml.svc'], identity('aml-1').keyFile);
+      const issuedBefore = (await db.query<{ n: string }>('SELECT count(*)::text AS n FROM certificates')).rows[0]?.n;
+      const before_ = await counts();
+      const problem = assertProblem(await asService(identity('aml-3'), 'POST', '/v1/certificates/renew', { csr: csrPem }), 403, 'policy_violation');
+      assert.match(problem.detail, /revoked for key compromise/);
+      assert.deepEqual(await counts(), before_);
+      assert.equal((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM certificates')).rows[0]?.n, issuedBefore);
+      assert.equal((await record(identity('aml-3').serial)).status, 'active');
+    });
+
     it('a key revocation also raises an already revoked certificate of that key to keyCompromise', async () => {
       const victim = await issue('aml-4', 'aml');
       parseJson<CertificateDto>(await revoke(security.token, victim.serial, { reason: 'superseded' }), 200);
