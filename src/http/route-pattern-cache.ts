@@ -16,9 +16,9 @@ const INSTALLED = Symbol.for('trustroot.routePatternCache');
  * in the profile (BENCHMARKS.md). A compilation depends only on the pattern and the options, so
  * this caches its results in the path-to-regexp module the validator itself requires (the
  * validator reads the function from the module object on each call). Only string patterns with
- * the validator's two options are cached; anything else compiles as before. Results are frozen, so one caller
- * cannot change what another gets. Express's own router compiles its routes once and is not
- * affected. Idempotent.
+ * the validator's two options are cached; anything else compiles as before. Results are frozen,
+ * so one caller cannot change what another gets. Express's own router compiles its routes once
+ * and is not affected. Idempotent (both listeners' apps call it).
  */
 export function cacheRoutePatternCompilation(): void {
   const requireFromValidator = createRequire(createRequire(import.meta.url).resolve('express-openapi-validator'));
