@@ -4,7 +4,7 @@ import { DomainError } from '../domain/errors.ts';
 import type { CertificateReader, ServiceReader, TokenStore } from '../domain/ports.ts';
 import type { Principal } from '../domain/principal.ts';
 import { hashTokenSecret, looksLikeToken } from '../domain/token-secret.ts';
-import { sha256Hex } from '../domain/x509/certificate-facts.ts';
+import { sha256Hex } from '../domain/sha256-hex.ts';
 
 export interface Credentials {
   /** The value after `Authorization: Bearer`, if any. */

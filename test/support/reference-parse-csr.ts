@@ -21,7 +21,7 @@ import { DomainError } from '../../src/domain/errors.ts';
 import type { KeyAlgorithmName } from '../../src/domain/key-algorithm.ts';
 import { x509 } from '../../src/domain/x509/crypto-provider.ts';
 import type { SubjectAlternativeNames } from '../../src/domain/x509/certificate-builder.ts';
-import { sha256Hex } from '../../src/domain/x509/certificate-facts.ts';
+import { sha256Hex } from '../../src/domain/sha256-hex.ts';
 
 /** What the RA needs from a certificate signing request, read only after its signature verified. */
 export interface ReferenceParsedCsr {

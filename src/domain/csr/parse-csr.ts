@@ -4,7 +4,7 @@ import { DomainError } from '../errors.ts';
 import type { KeyAlgorithmName } from '../key-algorithm.ts';
 import type { SubjectAlternativeNames } from '../x509/certificate-builder.ts';
 import type { EncodedPublicKey } from '../x509/certificate-template.ts';
-import { sha256Hex } from '../x509/certificate-facts.ts';
+import { sha256Hex } from '../sha256-hex.ts';
 import { DerError, DerReader, TAG, TAG_CLASS, contextTag, isConstructed, tagClass, type DerElement, type NonDerCode, type NonDerIssue } from './der-reader.ts';
 
 /** What the RA needs from a certificate signing request, read only after its signature verified. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256-hex.ts';
 import { x509 } from './crypto-provider.ts';
 import type { SubjectAlternativeNames } from './certificate-builder.ts';
 
@@ -17,9 +17,6 @@ export interface CertificateFacts {
   der: Uint8Array;
 }
 
-export function sha256Hex(data: Uint8Array | ArrayBuffer): string {
-  return createHash('sha256').update(new Uint8Array(data)).digest('hex');
-}
 
 /** Reads the facts the inventory stores from a parsed certificate. */
 export function certificateFacts(certificate: x509.X509Certificate): CertificateFacts {

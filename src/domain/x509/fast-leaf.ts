@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { ExtendedKeyUsageName, KeyUsageName } from '../certificate-profile.ts';
 import type { KeyAlgorithmName } from '../key-algorithm.ts';
 import type { IssuerLocations, SubjectAlternativeNames } from './certificate-builder.ts';
 import type { CertificateFacts } from './certificate-facts.ts';
+import { sha256Hex } from '../sha256-hex.ts';
 import { DerReader, TAG } from '../csr/der-reader.ts';
 import type { CertificateTemplate, EncodedExtension, EncodedPublicKey } from './certificate-template.ts';
 import type { DerBytes } from './der-writer.ts';
@@ -110,10 +110,6 @@ function extensionOf(der: DerBytes): EncodedExtension {
   const [extnId] = reader.children(outer);
   if (extnId === undefined) throw new Error('the encoder produced an empty Extension');
   return { type: reader.objectIdentifier(extnId), rawData: der.slice().buffer };
-}
-
-function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

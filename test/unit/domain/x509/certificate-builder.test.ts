@@ -8,7 +8,8 @@ import {
   type IssuerLocations,
   type SigningIssuer,
 } from '../../../../src/domain/x509/certificate-builder.ts';
-import { certificateFacts, certificatePem, sha256Hex } from '../../../../src/domain/x509/certificate-facts.ts';
+import { certificateFacts, certificatePem } from '../../../../src/domain/x509/certificate-facts.ts';
+import { sha256Hex } from '../../../../src/domain/sha256-hex.ts';
 import { x509 } from '../../../../src/domain/x509/crypto-provider.ts';
 import { openssl, pemFiles } from '../../../support/openssl.ts';
 
