@@ -13,8 +13,9 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
 /**
  * Writes a group of issuances in one transaction of four round trips, whatever the group's size:
  * BEGIN with the audit chain's lock; check the keys against the blocked keys, consume the
- * bootstrap tokens and read the chain's last hash; (sign what may be signed;) insert the
- * certificates, link them to their tokens and append their audit entries; COMMIT. A request whose
+ * bootstrap tokens and read the chain's last hash; (sign what may be signed, in parallel on the
+ * thread pool;) insert the certificates, link them to their tokens and append their audit
+ * entries; COMMIT. A request whose
  * key is blocked, or whose token turned out to be unusable (used meanwhile, revoked, expired),
  * gets that answer and nothing of it is consumed, signed or written; the others commit.
  * Any other failure rolls the whole group back (the queue then retries each issuance alone).
@@ -29,19 +30,18 @@ export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]
     pool,
     async (tx) => {
       const { refusals, lastAuditHash } = await consumeTokens(tx, group);
+      // All at once: each signature is computed on the thread pool. If one throws, the group rolls
+      // back whole (the queue retries each alone); the other signatures are discarded unused.
+      const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
       const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
-      const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
-      // Sequential: signing is CPU work, and a thrown error must leave no half-collected group.
-      for (const [index, pending] of group.entries()) {
+      const outcomes = group.map((pending, index): ItemOutcome<IssuanceCommitOutcome> => {
         const refusal = refusals[index];
-        if (refusal !== undefined) {
-          outcomes.push(refusal);
-          continue;
-        }
-        const facts = await pending.sign();
-        signed.push({ index, id: randomUUID(), record: pending.record(facts) });
-        outcomes.push({ ok: true, value: { committed: true, facts } });
-      }
+        const signedFacts = facts[index];
+        if (refusal !== undefined) return refusal;
+        if (signedFacts === undefined) throw new Error('an issuance of the group was neither refused nor signed');
+        signed.push({ index, id: randomUUID(), record: pending.record(signedFacts) });
+        return { ok: true, value: { committed: true, facts: signedFacts } };
+      });
       if (signed.length > 0) {
         await insertCertificates(
           tx,

@@ -11,6 +11,7 @@ import {
   encodeLeafTbs,
   readSubjectAltNames,
   signLeafTbs,
+  signLeafTbsOffThread,
   type LeafIssuerParts,
 } from './leaf-der-encoder.ts';
 
@@ -129,6 +130,23 @@ function wholeSeconds(date: Date): Date {
  * `subjectDn` no longer matches its `commonName`.
  */
 export function signFastLeaf(template: FastLeafTemplate, parts: LeafIssuerParts): { der: DerBytes; facts: CertificateFacts } {
+  const leaf = leafToSign(template, parts);
+  return signedLeaf(template, leaf, signLeafTbs(leaf.tbs, parts));
+}
+
+/** `signFastLeaf` with the signature computed off the event loop (`signLeafTbsOffThread`). */
+export async function signFastLeafOffThread(template: FastLeafTemplate, parts: LeafIssuerParts): Promise<{ der: DerBytes; facts: CertificateFacts }> {
+  const leaf = leafToSign(template, parts);
+  return signedLeaf(template, leaf, await signLeafTbsOffThread(leaf.tbs, parts));
+}
+
+interface LeafToSign {
+  tbs: Uint8Array;
+  extensionsDer: Uint8Array[];
+  subjectPublicKeyInfo: Uint8Array;
+}
+
+function leafToSign(template: FastLeafTemplate, parts: LeafIssuerParts): LeafToSign {
   if (template.subjectDn !== templateSubjectDn(template.commonName)) {
     throw new Error('the template subjectDn does not match its commonName');
   }
@@ -148,15 +166,18 @@ export function signFastLeaf(template: FastLeafTemplate, parts: LeafIssuerParts)
     extensionsDer,
     parts,
   );
-  const der = signLeafTbs(tbs, parts);
+  return { tbs, extensionsDer, subjectPublicKeyInfo };
+}
+
+function signedLeaf(template: FastLeafTemplate, leaf: LeafToSign, der: DerBytes): { der: DerBytes; facts: CertificateFacts } {
   return {
     der,
     facts: {
       serialHex: template.serialHex.toLowerCase().replace(/^0+/, ''),
       subjectDn: renderedSubjectDn(template.commonName),
       commonName: template.commonName || undefined,
-      sans: readSubjectAltNames(extensionsDer),
-      spkiSha256: sha256Hex(subjectPublicKeyInfo),
+      sans: readSubjectAltNames(leaf.extensionsDer),
+      spkiSha256: sha256Hex(leaf.subjectPublicKeyInfo),
       fingerprintSha256: sha256Hex(der),
       notBefore: wholeSeconds(template.notBefore),
       notAfter: wholeSeconds(template.notAfter),
