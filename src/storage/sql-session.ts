@@ -45,18 +45,37 @@ export function prismaSession(tx: Prisma.TransactionClient): SqlSession {
   };
 }
 
+/** A session inside a transaction, which may also send several parameterless statements at once. */
+export interface SqlTransactionSession extends SqlSession {
+  /**
+   * Sends `statements` in one round trip (pg's simple query protocol, which takes several
+   * statements without parameters) and returns the rows of the last. Each statement starts
+   * after the previous one finished, with its own snapshot (READ COMMITTED): a read placed after
+   * a lock sees what had committed when the lock was granted.
+   */
+  lastRowsOf<T>(statements: readonly string[]): Promise<T[]>;
+}
+
 /**
  * Runs `work` in one transaction on one pooled connection: committed if it returns, rolled back
  * if it throws. A connection whose rollback failed is discarded rather than returned to the pool
- * in an unknown state. `firstStatement`, parameterless, goes in the same round trip as BEGIN.
+ * in an unknown state.
  */
-export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlSession) => Promise<T>, firstStatement?: string): Promise<T> {
+export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlTransactionSession) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    // Without parameters pg uses the simple query protocol, which takes several statements at once.
-    await client.query(firstStatement === undefined ? 'BEGIN' : `BEGIN; ${firstStatement}`);
-    const result = await work(preparedSession((config) => client.query(config)));
+    await client.query('BEGIN');
+    const session: SqlTransactionSession = {
+      ...preparedSession((config) => client.query(config)),
+      async lastRowsOf<R>(statements: readonly string[]): Promise<R[]> {
+        // pg answers a multi-statement text with one result per statement, a single one with just that.
+        const results = (await client.query(statements.join('; '))) as pg.QueryResult | pg.QueryResult[];
+        const last = Array.isArray(results) ? results.at(-1) : results;
+        return (last?.rows ?? []) as R[];
+      },
+    };
+    const result = await work(session);
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -10,6 +10,7 @@ import { PrismaCertificateRepository } from '../../../src/storage/certificate.re
 import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
+import { PrismaRevocationRepository } from '../../../src/storage/revocation.repository.ts';
 import { createPrismaClient, sqlPoolOf, type PrismaClient } from '../../../src/storage/prisma-client.ts';
 import { MemoryKeyStore } from '../../support/memory-key-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
@@ -197,4 +198,38 @@ describe('group commit of issuances on real PostgreSQL', () => {
     assert.equal(await prisma.auditEvent.count(), auditBefore + 200);
     assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
   });
+  it('a service disabled while a group consumes one of its tokens: both finish, no deadlock (tokens are locked before the audit chain, as revocation does)', async () => {
+    await prisma.service.create({ data: { name: 'dl-svc', owner: 'test', dnsNames: ['*.group.test'], ipAddresses: [], uris: [], profiles: ['peer'] } });
+    const dlService = await prisma.service.findUniqueOrThrow({ where: { name: 'dl-svc' } });
+    const tokenId = (await prisma.bootstrapToken.create({ data: { serviceId: dlService.id, tokenHash: randomBytes(32).toString('hex'), sans: [], expiresAt: new Date(NOW.getTime() + 600_000) } })).id;
+    let group: Promise<unknown> | undefined;
+    // The revocation locks the service's unused tokens, then, while the group is waiting on a lock,
+    // appends to the audit chain: the order in which a group taking the chain's lock first deadlocks.
+    await new PrismaRevocationRepository(prisma).inTransaction(async (unit) => {
+      assert.equal(await unit.disableService('dl-svc', NOW), true);
+      assert.equal(await unit.revokeBootstrapTokens('dl-svc', NOW), 1);
+      group = writeIssuanceGroup(sqlPoolOf(prisma), [pendingIssuance('dl', tokenId, { serviceName: 'dl-svc' }).pending]);
+      await waitForABackendWaitingOnALock();
+      await unit.audit([{ occurredAt: NOW, actor: 'security', action: 'service.disabled', targetType: 'service', targetId: 'dl-svc', details: {} }]);
+    });
+    const outcomes = (await group) as { ok: boolean; value?: IssuanceCommitOutcome }[];
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.ok && outcome.value),
+      [{ committed: false, reason: 'bootstrap-token-unusable' }],
+      'the token was revoked first: the group consumes nothing',
+    );
+    assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: tokenId } })).usedAt, null);
+    assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+
+  /** Polls PostgreSQL until some backend of this database waits for a lock (the group, blocked by the revocation). */
+  async function waitForABackendWaitingOnALock(): Promise<void> {
+    for (let attempt = 0; attempt < 500; attempt += 1) {
+      const [row] = await prisma.$queryRaw<{ waiting: number }[]>`
+        SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      if ((row?.waiting ?? 0) > 0) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    throw new Error('the issuance group never waited for a lock');
+  }
 });
