@@ -27,13 +27,14 @@ const CONSUME = { name: 'floor_consume', text: 'UPDATE floor_lookups SET used = 
 async function store(body: string): Promise<string> {
   if (shape === 'one-commit') return (await pool.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
   // Trustroot's round trips for a lone bootstrap issuance: the token with its service, then a
-  // transaction of four round trips (BEGIN with the audit lock; blocked keys checked and token
-  // consumed; insert; COMMIT).
+  // transaction of five round trips (BEGIN; blocked keys checked and token consumed; the audit
+  // lock with the read of the chain's last hash; insert; COMMIT).
   await pool.query({ ...LOOKUP, values: [1] });
   const client = await pool.connect();
   try {
-    await client.query('BEGIN; SELECT pg_advisory_xact_lock(42)');
+    await client.query('BEGIN');
     await client.query({ ...CONSUME, values: [4] });
+    await client.query('SELECT pg_advisory_xact_lock(42); SELECT 1');
     const id = (await client.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
     await client.query('COMMIT');
     return id;

@@ -20,15 +20,16 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
  * others commit. Any other failure rolls the whole group back (the queue then retries each
  * issuance alone).
  *
- * The chain's lock serialises every transaction that appends to it, so it is taken as late as
- * the chain allows: after the tokens are consumed and the certificates signed, for the last two
- * statements only. Held from BEGIN, as it once was, it covered all four round trips and the
- * signing; measured with two groups in flight at concurrency 32, a group then waited ~10 ms for
- * the lock and held it ~10 ms, and the lock, not the CPU, set the pace. The read of the last
- * hash is a statement of its own, sent with the lock's: a READ COMMITTED statement sees what had
- * committed when it started, so the read must start after the lock is granted. Rows are locked
- * before the chain (tokens, then the lock), the order every other writer of tokens and audit
- * entries follows. This is the hot path: it runs on the pg pool with prepared statements.
+ * The chain's lock is taken last, after the tokens are consumed and the certificates signed:
+ * every other transaction that touches tokens and appends to the chain (disabling a service
+ * revokes its unused tokens, then audits) locks the rows first and the chain after, and a group
+ * that took the chain first deadlocked with it (storage test "a service disabled while a group
+ * consumes one of its tokens"). It also shortens the time the lock, which serialises every
+ * append, is held: two round trips instead of four and the signing. The price is one round trip
+ * more per group. The read of the last hash is a statement of its own, sent with the lock's: a
+ * READ COMMITTED statement sees what had committed when it started, so the read must start
+ * after the lock is granted. This is the hot path: it runs on the pg pool with prepared
+ * statements.
  */
 export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
   return inSqlTransaction(
