@@ -8,7 +8,7 @@ const AUDIT_CHAIN_LOCK = 7_301_001;
 
 /**
  * Takes the audit chain's transaction-scoped lock. Text without parameters, so that a caller may
- * send it in one round trip with its BEGIN (the issuance group writer does).
+ * send it in one round trip with the read of the last hash (the issuance group writer does).
  */
 export const LOCK_AUDIT_CHAIN_SQL = `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`;
 

@@ -32,35 +32,37 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
  * statements.
  */
 export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
-  return inSqlTransaction(
-    pool,
-    async (tx) => {
-      const refusals = await consumeTokens(tx, group);
-      // All at once: each signature is computed on the thread pool. If one throws, the group rolls
-      // back whole (the queue retries each alone); the other signatures are discarded unused.
-      const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
-      const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
-      const outcomes = group.map((pending, index): ItemOutcome<IssuanceCommitOutcome> => {
-        const refusal = refusals[index];
-        const signedFacts = facts[index];
-        if (refusal !== undefined) return refusal;
-        if (signedFacts === undefined) throw new Error('an issuance of the group was neither refused nor signed');
+  return inSqlTransaction(pool, async (tx) => {
+    const refusals = await consumeTokens(tx, group);
+    // All at once: each signature is computed on the thread pool. If one throws, the group rolls
+    // back whole (the queue retries each alone); the other signatures are discarded unused.
+    const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
+    const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
+    const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
+    for (const [index, pending] of group.entries()) {
+      const refusal = refusals[index];
+      const signedFacts = facts[index];
+      if (refusal !== undefined) {
+        outcomes.push(refusal);
+      } else if (signedFacts !== undefined) {
         signed.push({ index, id: randomUUID(), record: pending.record(signedFacts) });
-        return { ok: true, value: { committed: true, facts: signedFacts } };
-      });
-      if (signed.length > 0) {
-        const [last] = await tx.lastRowsOf<{ hash: string }>([LOCK_AUDIT_CHAIN_SQL, LAST_AUDIT_HASH_SQL]);
-        const lastAuditHash = last?.hash ?? null;
-        await insertCertificates(
-          tx,
-          signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
-          chainAuditRows(
-            lastAuditHash,
-            signed.flatMap(({ record }) => record.audit),
-          ),
-        );
+        outcomes.push({ ok: true, value: { committed: true, facts: signedFacts } });
+      } else {
+        throw new Error('an issuance of the group was neither refused nor signed');
       }
-      return outcomes;
+    }
+    if (signed.length > 0) {
+      const [last] = await tx.lastRowsOf<{ hash: string }>([LOCK_AUDIT_CHAIN_SQL, LAST_AUDIT_HASH_SQL]);
+      await insertCertificates(
+        tx,
+        signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
+        chainAuditRows(
+          last?.hash ?? null,
+          signed.flatMap(({ record }) => record.audit),
+        ),
+      );
+    }
+    return outcomes;
   });
 }
 

@@ -361,8 +361,7 @@ export function encodeLeafTbs(
 
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, signed natively. */
 export function signLeafTbs(tbs: Uint8Array, parts: LeafSigningParts): DerBytes {
-  const signature = sign(parts.hash, tbs, { key: parts.signingKey, dsaEncoding: parts.dsaEncoding });
-  return sequence(tbs, parts.signatureAlgorithmDer, bitString(signature));
+  return signedCertificate(tbs, parts, sign(parts.hash, tbs, { key: parts.signingKey, dsaEncoding: parts.dsaEncoding }));
 }
 
 type LeafSigningParts = Pick<LeafIssuerParts, 'signatureAlgorithmDer' | 'signingKey' | 'hash' | 'dsaEncoding'>;
@@ -377,9 +376,14 @@ export function signLeafTbsOffThread(tbs: Uint8Array, parts: LeafSigningParts): 
   return new Promise((resolve, reject) => {
     sign(parts.hash, tbs, { key: parts.signingKey, dsaEncoding: parts.dsaEncoding }, (error, signature) => {
       if (error) reject(error);
-      else resolve(sequence(tbs, parts.signatureAlgorithmDer, bitString(signature)));
+      else resolve(signedCertificate(tbs, parts, signature));
     });
   });
+}
+
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }. */
+function signedCertificate(tbs: Uint8Array, parts: LeafSigningParts, signature: Uint8Array): DerBytes {
+  return sequence(tbs, parts.signatureAlgorithmDer, bitString(signature));
 }
 
 // ---------------------------------------------------------------------------------------------
