@@ -1,3 +1,5 @@
+import { BatchScheduler } from './batch-scheduler.ts';
+
 /** What happened to one item of a group: its result, or the error that is its alone. */
 export type ItemOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -14,6 +16,12 @@ export interface GroupCommitOptions {
   worthRetryingAlone?: (error: unknown) => boolean;
 }
 
+interface Waiting<T, R> {
+  item: T;
+  resolve: (value: R) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Group commit, as databases do it for their log: items that arrive while a group is being
  * written wait and go together in the next group, so a burst costs a few transactions instead of
@@ -26,33 +34,23 @@ export interface GroupCommitOptions {
  * own error — unless `worthRetryingAlone` says the failure was not an item's.
  */
 export class GroupCommitQueue<T, R> {
-  private readonly waiting: { item: T; resolve: (value: R) => void; reject: (error: unknown) => void }[] = [];
-  private groupsInFlight = 0;
+  private readonly scheduler: BatchScheduler<Waiting<T, R>>;
 
   constructor(
     private readonly commitGroup: (items: T[]) => Promise<ItemOutcome<R>[]>,
     private readonly options: GroupCommitOptions,
-  ) {}
-
-  submit(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      this.startGroups();
+  ) {
+    this.scheduler = new BatchScheduler((group) => this.write(group), {
+      maxBatchSize: options.maxGroupSize,
+      maxConcurrentBatches: options.maxConcurrentGroups,
     });
   }
 
-  private startGroups(): void {
-    while (this.waiting.length > 0 && this.groupsInFlight < this.options.maxConcurrentGroups) {
-      const group = this.waiting.splice(0, this.options.maxGroupSize);
-      this.groupsInFlight += 1;
-      void this.write(group).finally(() => {
-        this.groupsInFlight -= 1;
-        this.startGroups();
-      });
-    }
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => this.scheduler.add({ item, resolve, reject }));
   }
 
-  private async write(group: typeof this.waiting): Promise<void> {
+  private async write(group: Waiting<T, R>[]): Promise<void> {
     let outcomes: ItemOutcome<R>[];
     try {
       outcomes = await this.commitGroup(group.map((entry) => entry.item));

@@ -1,0 +1,31 @@
+/**
+ * The batching both group commit and read coalescing are made of: entries that arrive while
+ * `maxConcurrentBatches` batches are in flight wait, and leave together (up to `maxBatchSize`)
+ * as soon as one finishes; an entry that finds a free slot leaves at once, alone — nothing waits
+ * on a timer. `runBatch` settles every entry of its batch itself and must not reject.
+ */
+export class BatchScheduler<E> {
+  private readonly waiting: E[] = [];
+  private batchesInFlight = 0;
+
+  constructor(
+    private readonly runBatch: (batch: E[]) => Promise<void>,
+    private readonly options: { maxBatchSize: number; maxConcurrentBatches: number },
+  ) {}
+
+  add(entry: E): void {
+    this.waiting.push(entry);
+    this.startBatches();
+  }
+
+  private startBatches(): void {
+    while (this.waiting.length > 0 && this.batchesInFlight < this.options.maxConcurrentBatches) {
+      const batch = this.waiting.splice(0, this.options.maxBatchSize);
+      this.batchesInFlight += 1;
+      void this.runBatch(batch).finally(() => {
+        this.batchesInFlight -= 1;
+        this.startBatches();
+      });
+    }
+  }
+}
