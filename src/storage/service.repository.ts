@@ -3,7 +3,8 @@ import type { AuditEntry, NewService, ServiceChanges, ServiceReader, ServiceReco
 import { appendAuditEntries } from './audit-appender.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { sqlPoolOf } from './prisma-client.ts';
-import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
+import { BatchedLookup } from './batched-lookup.ts';
+import { pooledSession, sqlStatement } from './sql-session.ts';
 import { guardStorage, isUniqueViolation } from './storage-error.ts';
 
 /** The columns a ServiceRecord is made of, as Prisma and `serviceRowColumns` both name them. */
@@ -30,8 +31,10 @@ export function serviceRowColumns(alias: string): string {
           ${alias}.profiles, ${alias}.created_at AS "createdAt", ${alias}.updated_at AS "updatedAt"`;
 }
 
-// Issuance by an API token, renewal and mTLS authentication read a service: a prepared statement on the pg pool.
-const SERVICE_BY_NAME = sqlStatement('service_by_name', `SELECT ${serviceRowColumns('s')} FROM services s WHERE s.name = $1`);
+// Issuance by an API token, renewal and mTLS authentication read a service: a prepared statement on
+// the pg pool, reading the services of a batch of requests (see BatchedLookup).
+const SERVICES_BY_NAME = sqlStatement('services_by_name', `SELECT ${serviceRowColumns('s')} FROM services s WHERE s.name = ANY($1::text[])`);
+const SERVICE_LOOKUP_BATCHES = { maxBatchSize: 256, maxConcurrentBatches: 2 };
 
 export function toServiceRecord(row: ServiceRow): ServiceRecord {
   return {
@@ -50,17 +53,18 @@ export function toServiceRecord(row: ServiceRow): ServiceRecord {
 }
 
 export class PrismaServiceRepository implements ServiceReader, ServiceWriter {
-  private readonly sql: SqlSession;
+  private readonly servicesByName: BatchedLookup<string, ServiceRecord>;
 
   constructor(private readonly prisma: PrismaClient) {
-    this.sql = pooledSession(sqlPoolOf(prisma));
+    const sql = pooledSession(sqlPoolOf(prisma));
+    this.servicesByName = new BatchedLookup(async (names) => {
+      const rows = await sql.rows<ServiceRow>(SERVICES_BY_NAME, [names]);
+      return new Map(rows.map((row) => [row.name, toServiceRecord(row)]));
+    }, SERVICE_LOOKUP_BATCHES);
   }
 
   findService(name: string): Promise<ServiceRecord | undefined> {
-    return guardStorage(async () => {
-      const [row] = await this.sql.rows<ServiceRow>(SERVICE_BY_NAME, [name]);
-      return row ? toServiceRecord(row) : undefined;
-    });
+    return guardStorage(() => this.servicesByName.get(name));
   }
 
   listServices(): Promise<ServiceRecord[]> {

@@ -2,10 +2,11 @@ import type { ApiRole } from '../domain/principal.ts';
 import type { ApiTokenRecord, AuditEntry, BootstrapTokenRecord, BootstrapTokenWithService, TokenStore } from '../domain/ports.ts';
 import { DomainError } from '../domain/errors.ts';
 import { appendAuditEntries } from './audit-appender.ts';
+import { BatchedLookup } from './batched-lookup.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { sqlPoolOf } from './prisma-client.ts';
 import { serviceRowColumns, toServiceRecord, type ServiceRow } from './service.repository.ts';
-import { pooledSession, sqlStatement, type SqlSession } from './sql-session.ts';
+import { pooledSession, sqlStatement } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
 
 interface ApiTokenRow {
@@ -38,21 +39,24 @@ interface BootstrapTokenAndServiceRow extends ServiceRow {
   revokedAt: Date | null;
 }
 
-// Every authenticated request reads one of these: prepared statements on the pg pool.
-const API_TOKEN_BY_HASH = sqlStatement(
-  'api_token_by_hash',
-  `SELECT id::text AS id, name, role::text AS role, created_at AS "createdAt", created_by AS "createdBy",
+// Every authenticated request reads one of these: prepared statements on the pg pool, each
+// reading the tokens of a batch of requests (see BatchedLookup).
+const API_TOKENS_BY_HASH = sqlStatement(
+  'api_tokens_by_hash',
+  `SELECT token_hash AS "tokenHash", id::text AS id, name, role::text AS role, created_at AS "createdAt", created_by AS "createdBy",
           expires_at AS "expiresAt", revoked_at AS "revokedAt"
-   FROM api_tokens WHERE token_hash = $1`,
+   FROM api_tokens WHERE token_hash = ANY($1::text[])`,
 );
 // The service comes with the token: a bootstrap issuance needs both, and one round trip is
 // cheaper than two on the hot path.
-const BOOTSTRAP_TOKEN_BY_HASH = sqlStatement(
-  'bootstrap_token_by_hash',
-  `SELECT t.id::text AS "tokenId", t.sans, t.created_at AS "tokenCreatedAt", t.expires_at AS "expiresAt", t.used_at AS "usedAt",
-          t.revoked_at AS "revokedAt", ${serviceRowColumns('s')}
-   FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id WHERE t.token_hash = $1`,
+const BOOTSTRAP_TOKENS_BY_HASH = sqlStatement(
+  'bootstrap_tokens_by_hash',
+  `SELECT t.token_hash AS "tokenHash", t.id::text AS "tokenId", t.sans, t.created_at AS "tokenCreatedAt", t.expires_at AS "expiresAt",
+          t.used_at AS "usedAt", t.revoked_at AS "revokedAt", ${serviceRowColumns('s')}
+   FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id WHERE t.token_hash = ANY($1::text[])`,
 );
+/** Token lookups by hash: a lone one goes at once, those that arrive meanwhile share the next statement. */
+const TOKEN_LOOKUP_BATCHES = { maxBatchSize: 256, maxConcurrentBatches: 2 };
 
 function toApiToken(row: ApiTokenRow): ApiTokenRecord {
   return {
@@ -78,12 +82,26 @@ function toBootstrapToken(row: BootstrapTokenRow): BootstrapTokenRecord {
   };
 }
 
+function toBootstrapTokenWithService(row: BootstrapTokenAndServiceRow): BootstrapTokenWithService {
+  const token = toBootstrapToken({ ...row, id: row.tokenId, serviceName: row.name, createdAt: row.tokenCreatedAt });
+  return { ...token, service: toServiceRecord(row) };
+}
+
 /** API and bootstrap tokens. Only SHA-256 hashes of the secrets are ever stored. */
 export class PrismaTokenRepository implements TokenStore {
-  private readonly sql: SqlSession;
+  private readonly apiTokensByHash: BatchedLookup<string, ApiTokenRecord>;
+  private readonly bootstrapTokensByHash: BatchedLookup<string, BootstrapTokenWithService>;
 
   constructor(private readonly prisma: PrismaClient) {
-    this.sql = pooledSession(sqlPoolOf(prisma));
+    const sql = pooledSession(sqlPoolOf(prisma));
+    this.apiTokensByHash = new BatchedLookup(async (hashes) => {
+      const rows = await sql.rows<ApiTokenRow & { tokenHash: string }>(API_TOKENS_BY_HASH, [hashes]);
+      return new Map(rows.map((row) => [row.tokenHash, toApiToken(row)]));
+    }, TOKEN_LOOKUP_BATCHES);
+    this.bootstrapTokensByHash = new BatchedLookup(async (hashes) => {
+      const rows = await sql.rows<BootstrapTokenAndServiceRow & { tokenHash: string }>(BOOTSTRAP_TOKENS_BY_HASH, [hashes]);
+      return new Map(rows.map((row) => [row.tokenHash, toBootstrapTokenWithService(row)]));
+    }, TOKEN_LOOKUP_BATCHES);
   }
 
   createApiToken(
@@ -102,10 +120,7 @@ export class PrismaTokenRepository implements TokenStore {
   }
 
   findApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
-    return guardStorage(async () => {
-      const [row] = await this.sql.rows<ApiTokenRow>(API_TOKEN_BY_HASH, [tokenHash]);
-      return row ? toApiToken(row) : undefined;
-    });
+    return guardStorage(() => this.apiTokensByHash.get(tokenHash));
   }
 
   listApiTokens(): Promise<ApiTokenRecord[]> {
@@ -149,11 +164,6 @@ export class PrismaTokenRepository implements TokenStore {
   }
 
   findBootstrapTokenByHash(tokenHash: string): Promise<BootstrapTokenWithService | undefined> {
-    return guardStorage(async () => {
-      const [row] = await this.sql.rows<BootstrapTokenAndServiceRow>(BOOTSTRAP_TOKEN_BY_HASH, [tokenHash]);
-      if (!row) return undefined;
-      const token = toBootstrapToken({ ...row, id: row.tokenId, serviceName: row.name, createdAt: row.tokenCreatedAt });
-      return { ...token, service: toServiceRecord(row) };
-    });
+    return guardStorage(() => this.bootstrapTokensByHash.get(tokenHash));
   }
 }

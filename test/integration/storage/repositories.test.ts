@@ -173,4 +173,32 @@ describe('storage repositories on real PostgreSQL', () => {
     assert.deepEqual(afterDisabling.service, await services.findService('token-join'));
     assert.equal(await tokens.findBootstrapTokenByHash('x'.repeat(64)), undefined);
   });
+
+  it('lookups made at once share statements and each gets its own row, or none', async () => {
+    const services = new PrismaServiceRepository(prisma);
+    const tokens = new PrismaTokenRepository(prisma);
+    const audit: AuditEntry = { occurredAt: clock.now(), actor: 'system', action: 'test', targetType: 'service', details: {} };
+    const names = ['batch-a', 'batch-b', 'batch-c'];
+    for (const name of names) {
+      await services.createService(
+        { name, owner: 'kyc', contact: undefined, webhookUrl: undefined, policy: { dnsNames: [`*.${name}.internal`], ipAddresses: [], uris: [] }, profiles: ['peer'] },
+        audit,
+      );
+      await tokens.createBootstrapToken(
+        { serviceName: name, sans: [], tokenHash: name.padEnd(64, '0'), expiresAt: new Date('2026-11-29T12:00:00Z'), createdBy: 'system' },
+        audit,
+      );
+    }
+    await tokens.createApiToken({ name: 'batch-admin', role: 'admin', tokenHash: 'batch-admin'.padEnd(64, '0'), expiresAt: undefined, createdBy: 'system' }, audit);
+    const asked = [...names, 'batch-missing', 'batch-b'];
+    const [read, bootstrap, api] = await Promise.all([
+      Promise.all(asked.map((name) => services.findService(name))),
+      Promise.all(asked.map((name) => tokens.findBootstrapTokenByHash(name.padEnd(64, '0')))),
+      Promise.all(['batch-admin', 'batch-missing', 'batch-admin'].map((name) => tokens.findApiTokenByHash(name.padEnd(64, '0')))),
+    ]);
+    assert.deepEqual(read.map((service) => service?.name), ['batch-a', 'batch-b', 'batch-c', undefined, 'batch-b']);
+    assert.deepEqual(bootstrap.map((token) => token?.serviceName), ['batch-a', 'batch-b', 'batch-c', undefined, 'batch-b']);
+    assert.deepEqual(bootstrap.map((token) => token?.service.name), ['batch-a', 'batch-b', 'batch-c', undefined, 'batch-b']);
+    assert.deepEqual(api.map((token) => token?.name), ['batch-admin', undefined, 'batch-admin']);
+  });
 });
