@@ -32,9 +32,10 @@ export function serviceRowColumns(alias: string): string {
 }
 
 // Issuance by an API token, renewal and mTLS authentication read a service: a prepared statement on
-// the pg pool, reading the services of a batch of requests (see BatchedLookup).
+// the pg pool, reading the services of a batch of requests (see BatchedLookup), one statement in
+// flight as for tokens.
 const SERVICES_BY_NAME = sqlStatement('services_by_name', `SELECT ${serviceRowColumns('s')} FROM services s WHERE s.name = ANY($1::text[])`);
-const SERVICE_LOOKUP_BATCHES = { maxBatchSize: 256, maxConcurrentBatches: 2 };
+const SERVICE_LOOKUP_BATCHES = { maxBatchSize: 256, maxConcurrentBatches: 1 };
 
 export function toServiceRecord(row: ServiceRow): ServiceRecord {
   return {
