@@ -7,6 +7,13 @@ export interface BatchedLookupOptions {
   maxConcurrentBatches: number;
 }
 
+/**
+ * What the repositories' lookups use: one statement in flight, not two. Counted in PostgreSQL's
+ * log over a cell of bootstrap issuances at concurrency 32: ~3.5 lookups per statement against
+ * ~2.4 with two, and the wait (one short read) is small beside the request.
+ */
+const LOOKUP_BATCHES: BatchedLookupOptions = { maxBatchSize: 256, maxConcurrentBatches: 1 };
+
 interface Lookup<K, V> {
   key: K;
   resolve: (value: V | undefined) => void;
@@ -30,7 +37,7 @@ export class BatchedLookup<K, V> {
 
   constructor(
     private readonly readBatch: (keys: K[]) => Promise<Map<K, V>>,
-    options: BatchedLookupOptions,
+    options: BatchedLookupOptions = LOOKUP_BATCHES,
   ) {
     this.scheduler = new BatchScheduler((batch) => this.read(batch), options);
   }

@@ -32,10 +32,8 @@ export function serviceRowColumns(alias: string): string {
 }
 
 // Issuance by an API token, renewal and mTLS authentication read a service: a prepared statement on
-// the pg pool, reading the services of a batch of requests (see BatchedLookup), one statement in
-// flight as for tokens.
+// the pg pool, reading the services of a batch of requests (see BatchedLookup).
 const SERVICES_BY_NAME = sqlStatement('services_by_name', `SELECT ${serviceRowColumns('s')} FROM services s WHERE s.name = ANY($1::text[])`);
-const SERVICE_LOOKUP_BATCHES = { maxBatchSize: 256, maxConcurrentBatches: 1 };
 
 export function toServiceRecord(row: ServiceRow): ServiceRecord {
   return {
@@ -61,7 +59,7 @@ export class PrismaServiceRepository implements ServiceReader, ServiceWriter {
     this.servicesByName = new BatchedLookup(async (names) => {
       const rows = await sql.rows<ServiceRow>(SERVICES_BY_NAME, [names]);
       return new Map(rows.map((row) => [row.name, toServiceRecord(row)]));
-    }, SERVICE_LOOKUP_BATCHES);
+    });
   }
 
   findService(name: string): Promise<ServiceRecord | undefined> {

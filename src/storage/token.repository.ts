@@ -55,13 +55,6 @@ const BOOTSTRAP_TOKENS_BY_HASH = sqlStatement(
           t.used_at AS "usedAt", t.revoked_at AS "revokedAt", ${serviceRowColumns('s')}
    FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id WHERE t.token_hash = ANY($1::text[])`,
 );
-/**
- * Token lookups by hash: a lone one goes at once, those that arrive meanwhile share the next
- * statement. One statement in flight, not two: counted in PostgreSQL's log over a cell of
- * bootstrap issuances at concurrency 32, ~3.5 lookups per statement against ~2.4 with two, and
- * the wait (one short read) is small beside the request.
- */
-const TOKEN_LOOKUP_BATCHES = { maxBatchSize: 256, maxConcurrentBatches: 1 };
 
 function toApiToken(row: ApiTokenRow): ApiTokenRecord {
   return {
@@ -102,11 +95,11 @@ export class PrismaTokenRepository implements TokenStore {
     this.apiTokensByHash = new BatchedLookup(async (hashes) => {
       const rows = await sql.rows<ApiTokenRow & { tokenHash: string }>(API_TOKENS_BY_HASH, [hashes]);
       return new Map(rows.map((row) => [row.tokenHash, toApiToken(row)]));
-    }, TOKEN_LOOKUP_BATCHES);
+    });
     this.bootstrapTokensByHash = new BatchedLookup(async (hashes) => {
       const rows = await sql.rows<BootstrapTokenAndServiceRow & { tokenHash: string }>(BOOTSTRAP_TOKENS_BY_HASH, [hashes]);
       return new Map(rows.map((row) => [row.tokenHash, toBootstrapTokenWithService(row)]));
-    }, TOKEN_LOOKUP_BATCHES);
+    });
   }
 
   createApiToken(

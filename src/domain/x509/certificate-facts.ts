@@ -17,7 +17,6 @@ export interface CertificateFacts {
   der: Uint8Array;
 }
 
-
 /** Reads the facts the inventory stores from a parsed certificate. */
 export function certificateFacts(certificate: x509.X509Certificate): CertificateFacts {
   const sanExtension = certificate.getExtension(x509.SubjectAlternativeNameExtension);
