@@ -10,14 +10,15 @@ import { COMMANDS } from '../../src/cli/command-table.ts';
 import { commandOptionSpecs } from '../../src/cli/parse-command-line.ts';
 import type { ApiTokenDto, CreatedApiTokenDto, ServiceDto } from '../../src/contracts/certificates.ts';
 import type { DependenciesDto, NotificationDto, SchedulerJobDto } from '../../src/contracts/lifecycle.ts';
-import { runCli, showCliResult, type CliResult } from '../support/cli-runner.ts';
+import { runCliInProcess, showCliResult, type CliResult } from '../support/cli-runner.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
 
 /*
  * The administration commands of the `trustroot` CLI end to end (services update, disable and
- * deps; token api create, list and revoke; notifications; scheduler): each runs as the real
- * binary (`node bin/trustroot.mjs`, a child process) against one real Trustroot started in this
- * process. Independent flows run concurrently.
+ * deps; token api create, list and revoke; notifications; scheduler) against one real Trustroot
+ * started in this process: each runs in this process through `runCli`, the function the binary
+ * calls (`cli.test.ts` checks that the shipped binary answers as these runs do). Independent
+ * flows run concurrently.
  */
 
 /** A hung CLI or socket fails its test instead of stalling the file. */
@@ -44,9 +45,9 @@ describe('the trustroot CLI administration commands against a real Trustroot', (
   /** Connection settings of every run. */
   let connection: Record<string, string>;
 
-  /** Runs `node bin/trustroot.mjs …` from the repository root; never throws on the exit code. */
+  /** Runs `trustroot …` in this process with the connection settings; never throws on the exit code. */
   function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
-    return runCli(args, { ...connection, ...env }, timeoutMs);
+    return runCliInProcess(args, { ...connection, ...env }, timeoutMs);
   }
 
   const show = showCliResult;

@@ -13,15 +13,17 @@ import { commandOptionSpecs } from '../../src/cli/parse-command-line.ts';
 import type { CertificateDto } from '../../src/contracts/certificates.ts';
 import type { AlertDto } from '../../src/contracts/lifecycle.ts';
 import type { Clock } from '../../src/domain/clock.ts';
-import { cliBaseEnv, CLI_BIN, REPO, runCli, showCliResult, type CliResult } from '../support/cli-runner.ts';
+import { cliBaseEnv, CLI_BIN, REPO, runCliBinary, runCliInProcess, showCliResult, type CliResult } from '../support/cli-runner.ts';
 import { freePort } from '../support/free-port.ts';
 import { openssl } from '../support/openssl.ts';
 import { startTestTrustroot, type TestTrustroot } from '../support/trustroot-harness.ts';
 
 /*
- * The `trustroot` CLI end to end: every command runs as the real binary (`node
- * bin/trustroot.mjs`, a child process) against one real Trustroot started in this process, and
- * every artifact it writes is checked with OpenSSL. Independent flows run concurrently.
+ * The `trustroot` CLI end to end against one real Trustroot started in this process: commands run
+ * in this process through `runCli`, the function the binary calls (see `cli-runner.ts`), and the
+ * shipped binary (`node bin/trustroot.mjs`, a child process) is run where the process matters: it
+ * answers as the in-process runs do, issues end to end, and a daemon stops on SIGTERM. Every
+ * artifact a command writes is checked with OpenSSL. Independent flows run concurrently.
  */
 
 const HOUR_MS = 3_600_000;
@@ -51,9 +53,14 @@ describe('the trustroot CLI against a real Trustroot', () => {
   /** Connection settings of every run. */
   let connection: Record<string, string>;
 
-  /** Runs `node bin/trustroot.mjs …` from the repository root; never throws on the exit code. */
+  /** Runs `trustroot …` in this process with the connection settings; never throws on the exit code. */
   function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
-    return runCli(args, { ...connection, ...env }, timeoutMs);
+    return runCliInProcess(args, { ...connection, ...env }, timeoutMs);
+  }
+
+  /** Runs the shipped binary, `node bin/trustroot.mjs …`, with the connection settings. */
+  function binary(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+    return runCliBinary(args, { ...connection, ...env });
   }
 
   const show = showCliResult;
@@ -118,7 +125,7 @@ describe('the trustroot CLI against a real Trustroot', () => {
     connection = { TRUSTROOT_CA_URL: trustroot.apiUrl, TRUSTROOT_PUBLIC_URL: trustroot.publicUrl, TRUSTROOT_ROOT_FINGERPRINT: fingerprint };
     admin = await TrustrootClient.connect({ caUrl: trustroot.apiUrl, publicUrl: trustroot.publicUrl, rootFingerprint: fingerprint, token: adminToken });
     const policy = (name: string) => ({ name, owner: 'cli-tests', dnsNames: [`${name}.svc`, `*.${name}.svc`], uris: [`spiffe://corp/ns/prod/${name}`], profiles: ['peer'] });
-    await Promise.all(['billing', 'ledger', 'sidecar', 'pinning', 'refusals', 'liveness', 'keyed', 'retry'].map((name) => admin.createService(policy(name))));
+    await Promise.all(['billing', 'ledger', 'sidecar', 'pinning', 'refusals', 'liveness', 'keyed', 'retry', 'shipped'].map((name) => admin.createService(policy(name))));
     const [security, ci] = await Promise.all([
       admin.createApiToken({ role: 'security', name: 'cli-security' }),
       admin.createApiToken({ role: 'ci', name: 'cli-ci' }),
@@ -133,6 +140,36 @@ describe('the trustroot CLI against a real Trustroot', () => {
   });
 
   describe('commands that do not depend on each other', { concurrency: true }, () => {
+    it('the shipped binary answers as the in-process runs do, and issues end to end', LIMIT, async () => {
+      // A request id differs between two runs of the same refused request; nothing else may.
+      const sameRun = (result: CliResult) => ({ code: result.code, stdout: result.stdout, stderr: result.stderr.replace(/request [\w-]+\)/g, 'request …)') });
+      const runs: { args: string[]; env?: Record<string, string | undefined>; code: number }[] = [
+        { args: ['--version'], code: 0 },
+        { args: ['--help'], code: 0 },
+        { args: ['bootstrap', '--help'], code: 0 },
+        { args: ['bootstrap', '--nmae', 'x'], code: 2 },
+        { args: ['services', 'show', 'nobody', '--json'], env: asAdmin, code: 4 },
+        { args: ['certs', 'list'], env: { TRUSTROOT_TOKEN: `trt_${'A'.repeat(43)}` }, code: 4 },
+      ];
+      for (const { args, env, code } of runs) {
+        const [shipped, inProcess] = await Promise.all([binary(args, env), cli(args, env)]);
+        assert.equal(shipped.signal, null, show(shipped));
+        assert.equal(shipped.code, code, `${args.join(' ')}\n${show(shipped)}`);
+        assert.deepEqual(sameRun(shipped), sameRun(inProcess), args.join(' '));
+      }
+      const out = await freshDir('shipped');
+      const issued = await binary(['bootstrap', '--name', 'shipped.svc', '--out', out, '--json'], { TRUSTROOT_TOKEN: await mintToken('shipped') });
+      assert.equal(issued.code, 0, show(issued));
+      assert.equal(issued.stderr, '');
+      const report = JSON.parse(issued.stdout) as { serial: string; service: string };
+      assert.equal(report.service, 'shipped');
+      assert.deepEqual((await readdir(out)).sort(), ['ca.pem', 'cert.pem', 'chain.pem', 'key.pem']);
+      assert.equal((await stat(path.join(out, 'key.pem'))).mode & 0o777, 0o600);
+      assert.equal(serialOf(await certificateIn(out)), report.serial);
+      const verified = await opensslVerify(out);
+      assert.equal(verified.code, 0, verified.output);
+    });
+
     it('--help of every command exits 0 and lists its options', LIMIT, async () => {
       const top = await cli(['--help']);
       assert.equal(top.code, 0, show(top));

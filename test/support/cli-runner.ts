@@ -1,9 +1,15 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { runCli } from '../../src/cli/run-cli.ts';
 
 /*
- * Runs the real `trustroot` binary (`node bin/trustroot.mjs`) as a child process, for the CLI's
- * end-to-end tests.
+ * Runs `trustroot` commands for the CLI's end-to-end tests, two ways: in this process, through
+ * the same `runCli` that `src/cli/main.ts` calls with the process's own streams and environment
+ * (what most tests use: a child process costs ~0.6 s of CPU to load the CLI through tsx, and the
+ * two CLI files make some two hundred runs), or as the real binary (`node bin/trustroot.mjs`, a
+ * child process), for what only the shipped launcher can show: that it loads, passes the exit
+ * code and flushes its output, and stops on a signal.
  */
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
@@ -40,21 +46,57 @@ export function cliBaseEnv(): Record<string, string> {
   return env;
 }
 
+/** `cliBaseEnv()` with `env` on top; an undefined value removes the variable. */
+function runEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const result = cliBaseEnv();
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete result[key];
+    else result[key] = value;
+  }
+  return result;
+}
+
+/** A stream that keeps what is written to it, as text. */
+class TextSink extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    callback();
+  }
+}
+
+/**
+ * Runs `trustroot …args` in this process with `cliBaseEnv()`, then `env` on top (an undefined
+ * value removes the variable), and its output captured; never throws on the exit code. A run
+ * that outlives `timeoutMs` is reported as a failure, so a hung command fails its test instead of
+ * stalling the file.
+ */
+export async function runCliInProcess(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
+  const started = Date.now();
+  const stdout = new TextSink();
+  const stderr = new TextSink();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`trustroot ${args.join(' ')} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const code = await Promise.race([runCli(args, { env: runEnv(env), stdout, stderr }), timeout]);
+    return { code, signal: null, stdout: stdout.text, stderr: stderr.text, elapsedMs: Date.now() - started };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Runs `node bin/trustroot.mjs …args` from the repository root with `cliBaseEnv()`, then `env`
  * on top (an undefined value removes the variable); never throws on the exit code. A run that
  * outlives `timeoutMs` is killed, so a hung CLI fails its test instead of stalling the file.
  */
-export async function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
+export async function runCliBinary(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 45_000): Promise<CliResult> {
   const release = await slot();
   try {
     const started = Date.now();
-    const childEnv = cliBaseEnv();
-    for (const [key, value] of Object.entries(env)) {
-      if (value === undefined) delete childEnv[key];
-      else childEnv[key] = value;
-    }
-    const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO, env: runEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
