@@ -5,16 +5,17 @@ import type { IssuanceCommitOutcome, NewCertificateRecord, PendingIssuance } fro
 import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH_SQL, LOCK_AUDIT_CHAIN_SQL } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
-import { inSqlTransaction, sqlStatement, type SqlSession } from './sql-session.ts';
+import { inSqlTransaction, sqlStatement, type SqlSession, type SqlTransactionSession } from './sql-session.ts';
 
 const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } };
 const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'key-blocked' } };
 
 /**
- * Writes a group of issuances in one transaction of five round trips, whatever the group's size:
- * BEGIN; check the keys against the blocked keys and consume the bootstrap tokens; (sign what may
- * be signed, in parallel on the thread pool;) take the audit chain's lock and read its last hash;
- * insert the certificates, link them to their tokens and append their audit entries; COMMIT. A
+ * Writes a group of issuances in one transaction of three round trips, whatever the group's size:
+ * BEGIN with a check of the keys against the blocked keys and the bootstrap tokens' consumption;
+ * (sign what may be signed, in parallel on the thread pool;) take the audit chain's lock and read
+ * its last hash; insert the certificates, link them to their tokens and append their audit
+ * entries, with COMMIT. A
  * request whose key is blocked, or whose token turned out to be unusable (used meanwhile,
  * revoked, expired), gets that answer and nothing of it is consumed, signed or written; the
  * others commit. Any other failure rolls the whole group back (the queue then retries each
@@ -25,8 +26,8 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
  * revokes its unused tokens, then audits) locks the rows first and the chain after, and a group
  * that took the chain first deadlocked with it (storage test "a service disabled while a group
  * consumes one of its tokens"). It also shortens the time the lock, which serialises every
- * append, is held: two round trips instead of four and the signing. The price is one round trip
- * more per group. The read of the last hash is a statement of its own, sent with the lock's: a
+ * append, is held: two round trips (one since COMMIT goes with the insert) instead of four and
+ * the signing. The price is one round trip more per group. The read of the last hash is a statement of its own, sent with the lock's: a
  * READ COMMITTED statement sees what had committed when it started, so the read must start
  * after the lock is granted. This is the hot path: it runs on the pg pool with prepared
  * statements.
@@ -83,7 +84,10 @@ const CONSUME_TOKENS = sqlStatement(
    SELECT ARRAY(SELECT id FROM consumed) AS consumed, ARRAY(SELECT spki_sha256 FROM blocked) AS blocked`,
 );
 
-// The tokens' foreign key is checked at the end of the statement, when the rows exist.
+// The tokens' foreign key is checked at the end of the statement, when the rows exist. COMMIT
+// follows this statement without waiting for it, so it must fail rather than skip a row it
+// cannot write: a row whose issuer or service does not exist gets a NULL issuer_id, which the
+// column refuses (see ISSUER_OR_SERVICE_MISSING).
 const INSERT_CERTIFICATES = sqlStatement(
   'issuance_insert_certificates',
   `WITH input AS (
@@ -95,13 +99,12 @@ const INSERT_CERTIFICATES = sqlStatement(
    ), inserted AS (
      INSERT INTO certificates (id, issuer_id, service_id, serial_hex, profile, subject_dn, common_name, dns_names, ip_addresses, uris,
                                name_text, key_algorithm, spki_sha256, fingerprint_sha256, not_before, not_after, der, requested_by)
-     SELECT r.id, i.id, s.id, r.serial_hex, r.profile, r.subject_dn, r.common_name, r.dns_names, r.ip_addresses, r.uris,
-            r.name_text, r.key_algorithm, r.spki_sha256, r.fingerprint_sha256, r.not_before, r.not_after, decode(r.der, 'base64'),
-            r.requested_by
+     SELECT r.id, CASE WHEN (r.service_name IS NULL) = (s.id IS NULL) THEN i.id END, s.id, r.serial_hex, r.profile,
+            r.subject_dn, r.common_name, r.dns_names, r.ip_addresses, r.uris, r.name_text, r.key_algorithm, r.spki_sha256,
+            r.fingerprint_sha256, r.not_before, r.not_after, decode(r.der, 'base64'), r.requested_by
      FROM input r
-     JOIN issuers i ON i.name = r.issuer_name
+     LEFT JOIN issuers i ON i.name = r.issuer_name
      LEFT JOIN services s ON s.name = r.service_name
-     WHERE (r.service_name IS NULL) = (s.id IS NULL)
      RETURNING id::text AS id
    ), linked AS (
      UPDATE bootstrap_tokens AS t SET certificate_id = r.id
@@ -136,9 +139,18 @@ async function consumeTokens(tx: SqlSession, group: PendingIssuance[]): Promise<
   });
 }
 
-/** Inserts the certificates, points their bootstrap tokens at them and appends the audit rows, in one statement. */
+/** PostgreSQL's not_null_violation, on the column INSERT_CERTIFICATES leaves NULL for a missing issuer or service. */
+function isIssuerOrServiceMissing(error: unknown): boolean {
+  const { code, column } = error as { code?: unknown; column?: unknown };
+  return code === '23502' && column === 'issuer_id';
+}
+
+/**
+ * Inserts the certificates, points their bootstrap tokens at them and appends the audit rows, in
+ * one statement sent with COMMIT.
+ */
 async function insertCertificates(
-  tx: SqlSession,
+  tx: SqlTransactionSession,
   rows: { id: string; certificate: NewCertificateRecord; bootstrapTokenId: string | undefined }[],
   auditRows: object[],
 ): Promise<void> {
@@ -167,11 +179,13 @@ async function insertCertificates(
       next_flag_at: certificate.nextFlagAt?.toISOString() ?? null,
     };
   });
-  const inserted = await tx.rows<{ id: string }>(INSERT_CERTIFICATES, [JSON.stringify(records), JSON.stringify(auditRows)]);
-  if (inserted.length !== records.length) {
-    const written = new Set(inserted.map((row) => row.id));
-    const missing = records.find((record) => !written.has(record.id));
-    // Services and issuers are never deleted, so this is a race with nothing, or a bug: fail the group.
-    throw new DomainError('not_found', `there is no service named ${missing?.service_name ?? ''} or no issuer named ${missing?.issuer_name ?? ''}`);
+  try {
+    await tx.rowsThenCommit(INSERT_CERTIFICATES, [JSON.stringify(records), JSON.stringify(auditRows)]);
+  } catch (error) {
+    if (!isIssuerOrServiceMissing(error)) throw error;
+    // Services and issuers are never deleted, so this is a race with nothing, or a bug: the group
+    // fails, and the queue retries each issuance alone, where the names are the record's own.
+    const names = (key: 'service_name' | 'issuer_name') => [...new Set(records.map((record) => record[key] ?? ''))].join(', ');
+    throw new DomainError('not_found', `there is no service named ${names('service_name')} or no issuer named ${names('issuer_name')}`);
   }
 }

@@ -28,6 +28,10 @@ export function createPrismaClient(connectionString: string, options: PrismaClie
     statement_timeout: timeoutMs,
     query_timeout: timeoutMs + 1000,
     idleTimeoutMillis: 30_000,
+    // A query goes to PostgreSQL at once rather than after the previous one's answer, so that the
+    // issuance group writer can send BEGIN and COMMIT with its statements (sql-session.ts). The
+    // queries of one connection still run in the order they were sent; only the wait goes.
+    pipeline: true,
   });
   // An idle connection dropped by the server: the pool discards it and the next query reconnects.
   // Without a listener the 'error' event would end the process.

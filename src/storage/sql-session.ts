@@ -54,32 +54,94 @@ export interface SqlTransactionSession extends SqlSession {
    * a lock sees what had committed when the lock was granted.
    */
   lastRowsOf<T>(statements: readonly string[]): Promise<T[]>;
+  /**
+   * Runs the transaction's last statement and COMMIT in one round trip, and returns the
+   * statement's rows once both succeeded. If the statement fails, PostgreSQL answers the COMMIT
+   * behind it with a rollback. So a statement that must be able to undo the transaction has to
+   * fail, not merely return something the caller would refuse: the caller sees its rows only
+   * after they are committed. Nothing may be sent in the transaction afterwards.
+   */
+  rowsThenCommit<T>(statement: SqlStatement, values: readonly unknown[]): Promise<T[]>;
+}
+
+/**
+ * Sends every query that `send` starts in one write to the connection's socket. The connection
+ * must be in pipeline mode (`createPrismaClient` sets it), where pg sends a query at once instead
+ * of after the previous one's answer: PostgreSQL then reads them together, and answers each in
+ * turn, in one round trip. On loopback each write also pays for waking the backend, which is
+ * what makes a round trip dear on a small machine (BENCHMARKS.md).
+ */
+function sendTogether<T>(client: pg.PoolClient, send: () => T): T {
+  const socket = client.connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
 }
 
 /**
  * Runs `work` in one transaction on one pooled connection: committed if it returns, rolled back
  * if it throws. A connection whose rollback failed is discarded rather than returned to the pool
  * in an unknown state.
+ *
+ * BEGIN is not a round trip of its own: it goes in one write with the first statement `work`
+ * sends before it first waits. That is safe because BEGIN on an idle connection cannot fail
+ * unless the connection does, and then nothing behind it runs either. Likewise COMMIT goes with
+ * the last statement when `work` ends with `rowsThenCommit`.
  */
 export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlTransactionSession) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  if (!client.pipeline) {
+    client.release();
+    throw new Error('inSqlTransaction needs a pool in pipeline mode (createPrismaClient makes one)');
+  }
   let broken: Error | undefined;
+  let committed = false;
+  const ensureOpen = () => {
+    if (committed) throw new Error('a statement was sent after the transaction was committed');
+  };
+  const prepared = preparedSession((config) => client.query(config));
+  const session: SqlTransactionSession = {
+    rows<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
+      ensureOpen();
+      return prepared.rows<R>(statement, values);
+    },
+    async lastRowsOf<R>(statements: readonly string[]): Promise<R[]> {
+      ensureOpen();
+      // pg answers a multi-statement text with one result per statement, a single one with just that.
+      const results = (await client.query(statements.join('; '))) as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(results) ? results.at(-1) : results;
+      return (last?.rows ?? []) as R[];
+    },
+    async rowsThenCommit<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
+      ensureOpen();
+      committed = true;
+      const [rows, commit] = sendTogether(client, () => [
+        client.query({ name: statement.name, text: statement.text, values: [...values] }),
+        client.query('COMMIT'),
+      ]);
+      // Both settle: a failed statement turns the COMMIT into a rollback, which is not an error.
+      const [statementResult, commitResult] = await Promise.allSettled([rows, commit]);
+      if (statementResult.status === 'rejected') throw statementResult.reason;
+      if (commitResult.status === 'rejected') throw commitResult.reason;
+      return statementResult.value.rows as R[];
+    },
+  };
   try {
-    await client.query('BEGIN');
-    const session: SqlTransactionSession = {
-      ...preparedSession((config) => client.query(config)),
-      async lastRowsOf<R>(statements: readonly string[]): Promise<R[]> {
-        // pg answers a multi-statement text with one result per statement, a single one with just that.
-        const results = (await client.query(statements.join('; '))) as pg.QueryResult | pg.QueryResult[];
-        const last = Array.isArray(results) ? results.at(-1) : results;
-        return (last?.rows ?? []) as R[];
-      },
-    };
-    const result = await work(session);
-    await client.query('COMMIT');
-    return result;
+    const [begun, working] = sendTogether(client, () => [client.query('BEGIN'), work(session)] as const);
+    const [beginResult, workResult] = await Promise.allSettled([begun, working]);
+    if (beginResult.status === 'rejected') throw beginResult.reason;
+    if (workResult.status === 'rejected') throw workResult.reason;
+    if (!committed) {
+      committed = true;
+      await client.query('COMMIT');
+    }
+    return workResult.value;
   } catch (error) {
     try {
+      // After a failed rowsThenCommit there is no transaction left: PostgreSQL only warns.
       await client.query('ROLLBACK');
     } catch (rollbackError) {
       broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));

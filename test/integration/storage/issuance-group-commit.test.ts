@@ -184,6 +184,18 @@ describe('group commit of issuances on real PostgreSQL', () => {
   it('an unknown service fails the group, and alone it is a not_found', async () => {
     const repository = new PrismaCertificateRepository(prisma);
     const before = await prisma.certificate.count();
+    // COMMIT is sent with the insert: the insert itself must fail, or the valid half would commit.
+    const good = await token();
+    const group = [pendingIssuance('u1', good), pendingIssuance('u2', undefined, { serviceName: 'no-such-service' })];
+    await assert.rejects(
+      writeIssuanceGroup(
+        sqlPoolOf(prisma),
+        group.map((p) => p.pending),
+      ),
+      (error: { kind?: string; message?: string }) => error.kind === 'not_found' && /no service named group-svc, no-such-service/.test(error.message ?? ''),
+    );
+    assert.equal(await prisma.certificate.count(), before, 'nothing of the group was committed');
+    assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: good } })).usedAt, null, 'its token was not consumed');
     await assert.rejects(repository.commitIssuance(pendingIssuance('x', undefined, { serviceName: 'no-such-service' }).pending), (error: { kind?: string }) => error.kind === 'not_found');
     assert.equal(await prisma.certificate.count(), before);
   });
