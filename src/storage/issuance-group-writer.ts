@@ -11,30 +11,32 @@ const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { 
 const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'key-blocked' } };
 
 /**
- * Writes a group of issuances in one transaction of three round trips, whatever the group's size:
- * BEGIN with a check of the keys against the blocked keys and the bootstrap tokens' consumption;
- * (sign what may be signed, in parallel on the thread pool;) take the audit chain's lock and read
- * its last hash; insert the certificates, link them to their tokens and append their audit
- * entries, with COMMIT. A
- * request whose key is blocked, or whose token turned out to be unusable (used meanwhile,
+ * Writes a group of issuances in one transaction of two round trips, whatever the group's size
+ * (the pool is in pipeline mode, see `sql-session.ts`):
+ * 1. BEGIN; check the keys against the blocked keys and consume the bootstrap tokens; take the
+ *    audit chain's lock; read the chain's last hash.
+ * 2. (Once the signatures are made, in parallel on the thread pool:) insert the certificates, link
+ *    them to their tokens and append their audit entries; COMMIT.
+ *
+ * A request whose key is blocked, or whose token turned out to be unusable (used meanwhile,
  * revoked, expired), gets that answer and nothing of it is consumed, signed or written; the
  * others commit. Any other failure rolls the whole group back (the queue then retries each
  * issuance alone).
  *
- * The chain's lock is taken last, after the tokens are consumed and the certificates signed:
- * every other transaction that touches tokens and appends to the chain (disabling a service
- * revokes its unused tokens, then audits) locks the rows first and the chain after, and a group
- * that took the chain first deadlocked with it (storage test "a service disabled while a group
- * consumes one of its tokens"). It also shortens the time the lock, which serialises every
- * append, is held: two round trips (one since COMMIT goes with the insert) instead of four and
- * the signing. The price is one round trip more per group. The read of the last hash is a statement of its own, sent with the lock's: a
- * READ COMMITTED statement sees what had committed when it started, so the read must start
- * after the lock is granted. This is the hot path: it runs on the pg pool with prepared
- * statements.
+ * The chain's lock is asked for after the token rows are locked: every other transaction that
+ * touches tokens and appends to the chain (disabling a service revokes its unused tokens, then
+ * audits) locks the rows first and the chain after, and a group that took the chain first
+ * deadlocked with it (storage test "a service disabled while a group consumes one of its
+ * tokens"). The lock is held from the first round trip to COMMIT, signing included: measured,
+ * one round trip fewer per group is worth more than a lock released a little sooner (BENCHMARKS.md,
+ * change 17). The read of the last hash is a statement of its own, sent with the lock's: a READ
+ * COMMITTED statement sees what had committed when it started, so the read must start after the
+ * lock is granted. This is the hot path: it runs on the pg pool with prepared statements.
  */
 export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
   return inSqlTransaction(pool, async (tx) => {
-    const refusals = await consumeTokens(tx, group);
+    // Sent in one write, with BEGIN: the chain's lock is asked for after the token rows are locked.
+    const [refusals, [last]] = await Promise.all([consumeTokens(tx, group), tx.lastRowsOf<{ hash: string }>([LOCK_AUDIT_CHAIN_SQL, LAST_AUDIT_HASH_SQL])]);
     // All at once: each signature is computed on the thread pool. If one throws, the group rolls
     // back whole (the queue retries each alone); the other signatures are discarded unused.
     const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
@@ -53,7 +55,6 @@ export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]
       }
     }
     if (signed.length > 0) {
-      const [last] = await tx.lastRowsOf<{ hash: string }>([LOCK_AUDIT_CHAIN_SQL, LAST_AUDIT_HASH_SQL]);
       await insertCertificates(
         tx,
         signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
