@@ -14,7 +14,8 @@ import { tlsContextOptions } from '../../src/http/listeners.ts';
 export type FloorShape = 'one-commit' | 'trustroot-round-trips';
 
 const shape = process.env.FLOOR_SHAPE as FloorShape;
-const pool = new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10 });
+// In pipeline mode, as Trustroot's pool (src/storage/prisma-client.ts).
+const pool = new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10, pipeline: true });
 // The database may stop before this process does at the end of a run; an idle client's error then is no news.
 pool.on('error', () => undefined);
 const certificatePem = process.env.FLOOR_TLS_CERT ?? '';
@@ -27,17 +28,23 @@ const CONSUME = { name: 'floor_consume', text: 'UPDATE floor_lookups SET used = 
 async function store(body: string): Promise<string> {
   if (shape === 'one-commit') return (await pool.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
   // Trustroot's round trips for a lone bootstrap issuance: the token with its service, then a
-  // transaction of five round trips (BEGIN; blocked keys checked and token consumed; the audit
-  // lock with the read of the chain's last hash; insert; COMMIT).
+  // transaction of two (BEGIN, blocked keys checked and token consumed, the audit lock with the
+  // read of the chain's last hash, in one write; then the insert with COMMIT), as
+  // src/storage/issuance-group-writer.ts sends them.
   await pool.query({ ...LOOKUP, values: [1] });
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query({ ...CONSUME, values: [4] });
-    await client.query('SELECT pg_advisory_xact_lock(42); SELECT 1');
-    const id = (await client.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
-    await client.query('COMMIT');
-    return id;
+    const together = <T>(send: () => T): T => {
+      client.connection.stream.cork();
+      try {
+        return send();
+      } finally {
+        client.connection.stream.uncork();
+      }
+    };
+    await Promise.all(together(() => [client.query('BEGIN'), client.query({ ...CONSUME, values: [4] }), client.query('SELECT pg_advisory_xact_lock(42); SELECT 1')]));
+    const [inserted] = await Promise.all(together(() => [client.query<{ id: string }>({ ...INSERT, values: [body] }), client.query('COMMIT')] as const));
+    return inserted.rows[0]?.id ?? '';
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

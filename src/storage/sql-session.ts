@@ -59,7 +59,8 @@ export interface SqlTransactionSession extends SqlSession {
    * statement's rows once both succeeded. If the statement fails, PostgreSQL answers the COMMIT
    * behind it with a rollback. So a statement that must be able to undo the transaction has to
    * fail, not merely return something the caller would refuse: the caller sees its rows only
-   * after they are committed. Nothing may be sent in the transaction afterwards.
+   * after they are committed. Nothing may be sent in the transaction afterwards, and the work
+   * should not fail afterwards either: what was committed stays committed.
    */
   rowsThenCommit<T>(statement: SqlStatement, values: readonly unknown[]): Promise<T[]>;
 }
@@ -86,8 +87,8 @@ function sendTogether<T>(client: pg.PoolClient, send: () => T): T {
  * if it throws. A connection whose rollback failed is discarded rather than returned to the pool
  * in an unknown state.
  *
- * BEGIN is not a round trip of its own: it goes in one write with the first statement `work`
- * sends before it first waits. That is safe because BEGIN on an idle connection cannot fail
+ * BEGIN is not a round trip of its own: it goes in one write with the statements `work` sends
+ * before it first waits. That is safe because BEGIN on an idle connection cannot fail
  * unless the connection does, and then nothing behind it runs either. Likewise COMMIT goes with
  * the last statement when `work` ends with `rowsThenCommit`.
  */
