@@ -129,12 +129,14 @@ function decodeCursor(text: string): Cursor {
 
 /**
  * Issuances per transaction, and transactions at once. Groups form only under load (a lone
- * request is written at once); two in flight let one group's statements overlap the other's
- * commit, and leave the rest of the pool to everything else.
+ * request is written at once). One group in flight: a group is two round trips, and the chain's
+ * lock is taken in the first, so a second group in flight would only wait on that lock while it
+ * took requests the next group would have shared its statements with (measured, BENCHMARKS.md
+ * change 17). The rest of the pool is left to everything else.
  */
 const ISSUANCE_GROUP = {
   maxGroupSize: 64,
-  maxConcurrentGroups: 2,
+  maxConcurrentGroups: 1,
   // A lost database fails every item alike: answer them all at once (503), not one by one.
   worthRetryingAlone: (error: unknown) => !isDatabaseUnreachable(error),
 };

@@ -27,8 +27,9 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
  * touches tokens and appends to the chain (disabling a service revokes its unused tokens, then
  * audits) locks the rows first and the chain after, and a group that took the chain first
  * deadlocked with it (storage test "a service disabled while a group consumes one of its
- * tokens"). The lock is held from the first round trip to COMMIT, signing included: measured,
- * one round trip fewer per group is worth more than a lock released a little sooner (BENCHMARKS.md,
+ * tokens"). The lock is held from the first round trip to COMMIT, signing included; with one
+ * group in flight at a time (certificate.repository.ts) no other issuance group waits for it, and
+ * one round trip fewer per group measured faster than a lock released sooner (BENCHMARKS.md,
  * change 17). The read of the last hash is a statement of its own, sent with the lock's: a READ
  * COMMITTED statement sees what had committed when it started, so the read must start after the
  * lock is granted. This is the hot path: it runs on the pg pool with prepared statements.
