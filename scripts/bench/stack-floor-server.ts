@@ -10,6 +10,7 @@ import https from 'node:https';
 import express from 'express';
 import pg from 'pg';
 import { tlsContextOptions } from '../../src/http/listeners.ts';
+import { sendTogether } from '../../src/storage/sql-session.ts';
 
 export type FloorShape = 'one-commit' | 'trustroot-round-trips';
 
@@ -34,16 +35,8 @@ async function store(body: string): Promise<string> {
   await pool.query({ ...LOOKUP, values: [1] });
   const client = await pool.connect();
   try {
-    const together = <T>(send: () => T): T => {
-      client.connection.stream.cork();
-      try {
-        return send();
-      } finally {
-        client.connection.stream.uncork();
-      }
-    };
-    await Promise.all(together(() => [client.query('BEGIN'), client.query({ ...CONSUME, values: [4] }), client.query('SELECT pg_advisory_xact_lock(42); SELECT 1')]));
-    const [inserted] = await Promise.all(together(() => [client.query<{ id: string }>({ ...INSERT, values: [body] }), client.query('COMMIT')] as const));
+    await Promise.all(sendTogether(client, () => [client.query('BEGIN'), client.query({ ...CONSUME, values: [4] }), client.query('SELECT pg_advisory_xact_lock(42); SELECT 1')]));
+    const [inserted] = await Promise.all(sendTogether(client, () => [client.query<{ id: string }>({ ...INSERT, values: [body] }), client.query('COMMIT')] as const));
     return inserted.rows[0]?.id ?? '';
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -6,8 +6,8 @@
  * the same P-256 CSRs as the JSON body, closed loop at concurrency 1 and 32). Two shapes:
  * `one-commit` (a single INSERT, autocommit: the least a stored issuance can cost) and
  * `trustroot-round-trips` (Trustroot's three round trips for a lone request since change 17,
- * each request its own transaction). Each line: requests/s, p50/p99, CPU per request of the server and of the
- * whole machine. `BENCH_DATABASE_URL` as for `npm run bench`; `ROUNDS` (default 3). Not part of
+ * each request its own transaction). Each line: requests/s, p50/p99, CPU per request of the
+ * server and of the whole machine. `BENCH_DATABASE_URL` as for `npm run bench`; `ROUNDS` (default 3). Not part of
  * `npm run bench`: an experiment whose answer is recorded in BENCHMARKS.md.
  */
 import { spawn } from 'node:child_process';

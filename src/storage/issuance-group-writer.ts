@@ -89,7 +89,7 @@ const CONSUME_TOKENS = sqlStatement(
 // The tokens' foreign key is checked at the end of the statement, when the rows exist. COMMIT
 // follows this statement without waiting for it, so it must fail rather than skip a row it
 // cannot write: a row whose issuer or service does not exist gets a NULL issuer_id, which the
-// column refuses (see ISSUER_OR_SERVICE_MISSING).
+// column refuses (see isIssuerOrServiceMissing).
 const INSERT_CERTIFICATES = sqlStatement(
   'issuance_insert_certificates',
   `WITH input AS (

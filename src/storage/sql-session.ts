@@ -72,7 +72,7 @@ export interface SqlTransactionSession extends SqlSession {
  * turn, in one round trip. On loopback each write also pays for waking the backend, which is
  * what makes a round trip dear on a small machine (BENCHMARKS.md).
  */
-function sendTogether<T>(client: pg.PoolClient, send: () => T): T {
+export function sendTogether<T>(client: pg.PoolClient, send: () => T): T {
   const socket = client.connection.stream;
   socket.cork();
   try {
@@ -119,15 +119,13 @@ export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlTran
     async rowsThenCommit<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
       ensureOpen();
       committed = true;
-      const [rows, commit] = sendTogether(client, () => [
-        client.query({ name: statement.name, text: statement.text, values: [...values] }),
-        client.query('COMMIT'),
-      ]);
+      // prepared.rows sends its query before it first waits, so both go in the one write.
+      const [rows, commit] = sendTogether(client, () => [prepared.rows<R>(statement, values), client.query('COMMIT')] as const);
       // Both settle: a failed statement turns the COMMIT into a rollback, which is not an error.
       const [statementResult, commitResult] = await Promise.allSettled([rows, commit]);
       if (statementResult.status === 'rejected') throw statementResult.reason;
       if (commitResult.status === 'rejected') throw commitResult.reason;
-      return statementResult.value.rows as R[];
+      return statementResult.value;
     },
   };
   try {
