@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
+import { CONSUME_TOKENS, INSERT_CERTIFICATES } from '../../../src/storage/issuance-group-writer.ts';
+import type { SqlStatement } from '../../../src/storage/sql-session.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+
+/*
+ * The group writer's statements find bootstrap tokens through the primary key whatever the
+ * table's statistics say. The case that matters: a deployment's tokens minted after the last
+ * ANALYZE, which saw only used tokens, so the planner believes unused tokens are rare and a
+ * scan of the whole table cheap. Prepared statements run with a generic plan once PostgreSQL
+ * settles on one, so that is the plan examined here.
+ */
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodesOn(plan: PlanNode, relation: string): PlanNode[] {
+  const own = plan['Relation Name'] === relation ? [plan] : [];
+  return [...own, ...(plan.Plans ?? []).flatMap((child) => nodesOn(child, relation))];
+}
+
+/** The indexes a scan reads: its own, or a bitmap heap scan's bitmap index scans'. */
+function indexesOf(scan: PlanNode): string[] {
+  const own = scan['Index Name'] === undefined ? [] : [scan['Index Name']];
+  return [...own, ...(scan.Plans ?? []).filter((child) => child['Node Type'].startsWith('Bitmap')).flatMap(indexesOf)];
+}
+
+describe('the group writer reads bootstrap tokens by primary key', () => {
+  let database: TestDatabase;
+  let client: pg.Client;
+  let freshTokens: string[];
+
+  before(async () => {
+    database = await createTestDatabase();
+    await migrateDatabase(database.url);
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    const service = await client.query<{ id: string }>(
+      `INSERT INTO services (id, name, owner, enabled, created_at, updated_at) VALUES (gen_random_uuid(), 'plan-svc', 'test', true, now(), now()) RETURNING id`,
+    );
+    const serviceId = service.rows[0]?.id;
+    const mint = (count: number, used: boolean) =>
+      client.query(
+        `INSERT INTO bootstrap_tokens (id, service_id, token_hash, created_at, expires_at, used_at)
+         SELECT gen_random_uuid(), $1, md5(random()::text) || md5(random()::text), now(), now() + interval '1 hour', CASE WHEN $3 THEN now() END
+         FROM generate_series(1, $2::int)`,
+        [serviceId, count, used],
+      );
+    await mint(2_000, true);
+    await client.query('ANALYZE bootstrap_tokens');
+    await mint(2_000, false);
+    const fresh = await client.query<{ id: string }>('SELECT id::text AS id FROM bootstrap_tokens WHERE used_at IS NULL LIMIT 12');
+    freshTokens = fresh.rows.map((row) => row.id);
+    await client.query('SET plan_cache_mode = force_generic_plan');
+  });
+  after(async () => {
+    await client.end();
+    await database.drop();
+  });
+
+  async function genericPlan(statement: SqlStatement, parameterTypes: string[], values: unknown[]): Promise<PlanNode> {
+    const name = `plan_${randomUUID().replaceAll('-', '')}`;
+    await client.query(`PREPARE ${name}(${parameterTypes.join(', ')}) AS ${statement.text}`);
+    const literals = values.map((value) => client.escapeLiteral(JSON.stringify(value)));
+    const result = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${literals.join(', ')})`);
+    await client.query(`DEALLOCATE ${name}`);
+    const plan = result.rows[0]?.['QUERY PLAN'][0].Plan;
+    assert.ok(plan, 'EXPLAIN returned a plan');
+    return plan;
+  }
+
+  function assertTokensByPrimaryKey(plan: PlanNode): void {
+    const scans = nodesOn(plan, 'bootstrap_tokens').filter((node) => node['Node Type'] !== 'ModifyTable');
+    assert.ok(scans.length > 0, 'the plan reads bootstrap_tokens');
+    for (const scan of scans) {
+      assert.notEqual(scan['Node Type'], 'Seq Scan', 'no sequential scan of every token');
+      assert.deepEqual(indexesOf(scan), ['bootstrap_tokens_pkey'], `${scan['Node Type']} through the primary key`);
+    }
+  }
+
+  it('consuming a group of tokens', async () => {
+    const input = freshTokens.map((id) => ({ token_id: id, now: new Date().toISOString(), spki: 'ab'.repeat(32) }));
+    assertTokensByPrimaryKey(await genericPlan(CONSUME_TOKENS, ['jsonb'], [input]));
+  });
+
+  it('linking a group of tokens to their certificates', async () => {
+    const input = freshTokens.map((id) => ({ id: randomUUID(), token_id: id, issuer_name: 'intermediate', service_name: 'plan-svc' }));
+    assertTokensByPrimaryKey(await genericPlan(INSERT_CERTIFICATES, ['jsonb', 'jsonb'], [input, []]));
+  });
+});
