@@ -98,7 +98,9 @@ export const CONSUME_TOKENS = sqlStatement(
 // follows this statement without waiting for it, so it must fail rather than skip a row it
 // cannot write: a row whose issuer or service does not exist gets a NULL issuer_id, which the
 // column refuses (see isIssuerOrServiceMissing). The tokens are linked through their primary key
-// for the reason given at CONSUME_TOKENS.
+// for the reason given at CONSUME_TOKENS, and the services are found through their name's index
+// the same way: with 10,000 services the join alone read all of them for every group (1.5 against
+// 0.5 ms for the statement).
 export const INSERT_CERTIFICATES = sqlStatement(
   'issuance_insert_certificates',
   `WITH input AS (
@@ -115,7 +117,7 @@ export const INSERT_CERTIFICATES = sqlStatement(
             r.fingerprint_sha256, r.not_before, r.not_after, decode(r.der, 'base64'), r.requested_by
      FROM input r
      LEFT JOIN issuers i ON i.name = r.issuer_name
-     LEFT JOIN services s ON s.name = r.service_name
+     LEFT JOIN services s ON s.name = r.service_name AND s.name = ANY (ARRAY(SELECT service_name FROM input))
      RETURNING id::text AS id
    ), linked AS (
      UPDATE bootstrap_tokens AS t SET certificate_id = r.id

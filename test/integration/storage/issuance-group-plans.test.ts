@@ -8,11 +8,12 @@ import type { SqlStatement } from '../../../src/storage/sql-session.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
 /*
- * The group writer's statements find bootstrap tokens through the primary key whatever the
- * table's statistics say. The case that matters: a deployment's tokens minted after the last
- * ANALYZE, which saw only used tokens, so the planner believes unused tokens are rare and a
- * scan of the whole table cheap. Prepared statements run with a generic plan once PostgreSQL
- * settles on one, so that is the plan examined here.
+ * The group writer's statements find bootstrap tokens through the primary key and services
+ * through their name whatever the tables' statistics say. The case that matters for tokens: a
+ * deployment's tokens minted after the last ANALYZE, which saw only used tokens, so the planner
+ * believes unused tokens are rare and a scan of the whole table cheap; for services, simply many
+ * of them. Prepared statements run with a generic plan once PostgreSQL settles on one, so that
+ * is the plan examined here.
  */
 
 interface PlanNode {
@@ -33,7 +34,7 @@ function indexesOf(scan: PlanNode): string[] {
   return [...own, ...(scan.Plans ?? []).filter((child) => child['Node Type'].startsWith('Bitmap')).flatMap(indexesOf)];
 }
 
-describe('the group writer reads bootstrap tokens by primary key', () => {
+describe('the group writer reads bootstrap tokens and services by key', () => {
   let database: TestDatabase;
   let client: pg.Client;
   let freshTokens: string[];
@@ -47,6 +48,11 @@ describe('the group writer reads bootstrap tokens by primary key', () => {
       `INSERT INTO services (id, name, owner, enabled, created_at, updated_at) VALUES (gen_random_uuid(), 'plan-svc', 'test', true, now(), now()) RETURNING id`,
     );
     const serviceId = service.rows[0]?.id;
+    await client.query(
+      `INSERT INTO services (id, name, owner, enabled, created_at, updated_at)
+       SELECT gen_random_uuid(), 'plan-svc-' || g, 'test', true, now(), now() FROM generate_series(1, 2000) AS g`,
+    );
+    await client.query('ANALYZE services');
     const mint = (count: number, used: boolean) =>
       client.query(
         `INSERT INTO bootstrap_tokens (id, service_id, token_hash, created_at, expires_at, used_at)
@@ -77,22 +83,24 @@ describe('the group writer reads bootstrap tokens by primary key', () => {
     return plan;
   }
 
-  function assertTokensByPrimaryKey(plan: PlanNode): void {
-    const scans = nodesOn(plan, 'bootstrap_tokens').filter((node) => node['Node Type'] !== 'ModifyTable');
-    assert.ok(scans.length > 0, 'the plan reads bootstrap_tokens');
+  function assertReadThrough(plan: PlanNode, relation: string, index: string): void {
+    const scans = nodesOn(plan, relation).filter((node) => node['Node Type'] !== 'ModifyTable');
+    assert.ok(scans.length > 0, `the plan reads ${relation}`);
     for (const scan of scans) {
-      assert.notEqual(scan['Node Type'], 'Seq Scan', 'no sequential scan of every token');
-      assert.deepEqual(indexesOf(scan), ['bootstrap_tokens_pkey'], `${scan['Node Type']} through the primary key`);
+      assert.notEqual(scan['Node Type'], 'Seq Scan', `no sequential scan of ${relation}`);
+      assert.deepEqual(indexesOf(scan), [index], `${scan['Node Type']} of ${relation} through ${index}`);
     }
   }
 
   it('consuming a group of tokens', async () => {
     const input = freshTokens.map((id) => ({ token_id: id, now: new Date().toISOString(), spki: 'ab'.repeat(32) }));
-    assertTokensByPrimaryKey(await genericPlan(CONSUME_TOKENS, ['jsonb'], [input]));
+    assertReadThrough(await genericPlan(CONSUME_TOKENS, ['jsonb'], [input]), 'bootstrap_tokens', 'bootstrap_tokens_pkey');
   });
 
-  it('linking a group of tokens to their certificates', async () => {
-    const input = freshTokens.map((id) => ({ id: randomUUID(), token_id: id, issuer_name: 'intermediate', service_name: 'plan-svc' }));
-    assertTokensByPrimaryKey(await genericPlan(INSERT_CERTIFICATES, ['jsonb', 'jsonb'], [input, []]));
+  it('inserting a group of certificates: their services by name, their tokens by primary key', async () => {
+    const input = freshTokens.map((id, index) => ({ id: randomUUID(), token_id: id, issuer_name: 'intermediate', service_name: `plan-svc-${index + 1}` }));
+    const plan = await genericPlan(INSERT_CERTIFICATES, ['jsonb', 'jsonb'], [input, []]);
+    assertReadThrough(plan, 'services', 'services_name_key');
+    assertReadThrough(plan, 'bootstrap_tokens', 'bootstrap_tokens_pkey');
   });
 });
