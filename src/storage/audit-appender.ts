@@ -6,14 +6,11 @@ import { prismaSession, sqlStatement, type SqlSession } from './sql-session.ts';
 /** Arbitrary but fixed key of the advisory lock that serialises appends to the hash chain. */
 const AUDIT_CHAIN_LOCK = 7_301_001;
 
-/**
- * Takes the audit chain's transaction-scoped lock. Text without parameters, so that a caller may
- * send it in one round trip with the read of the last hash (the issuance group writer does).
- */
-export const LOCK_AUDIT_CHAIN_SQL = `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`;
+/** Takes the audit chain's transaction-scoped lock. */
+export const LOCK_AUDIT_CHAIN = sqlStatement('audit_lock_chain', `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}::bigint)::text AS locked`);
 
 /** The chain's last hash; read in a statement that started after the lock was granted. */
-export const LAST_AUDIT_HASH_SQL = 'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1';
+export const LAST_AUDIT_HASH = sqlStatement('audit_last_hash', 'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
 
 /**
  * Inserts the rows of `chainAuditRows`, passed as a JSON array in the parameter named. Sequence
@@ -27,8 +24,6 @@ export function insertAuditRowsSql(parameter: string): string {
    ORDER BY e.position`;
 }
 
-const LOCK_CHAIN = sqlStatement('audit_lock_chain', LOCK_AUDIT_CHAIN_SQL);
-const LAST_HASH = sqlStatement('audit_last_hash', LAST_AUDIT_HASH_SQL);
 const INSERT_ENTRIES = sqlStatement('audit_insert_entries', insertAuditRowsSql('$1'));
 
 /** `appendAuditEntriesIn` inside a Prisma interactive transaction. */
@@ -45,8 +40,8 @@ export function appendAuditEntries(tx: Prisma.TransactionClient, entries: AuditE
  */
 async function appendAuditEntriesIn(session: SqlSession, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await session.rows(LOCK_CHAIN, []);
-  const last = await session.rows<{ hash: string }>(LAST_HASH, []);
+  await session.rows(LOCK_AUDIT_CHAIN, []);
+  const last = await session.rows<{ hash: string }>(LAST_AUDIT_HASH, []);
   const rows = chainAuditRows(last[0]?.hash ?? null, entries);
   await session.rows(INSERT_ENTRIES, [JSON.stringify(rows)]);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type pg from 'pg';
 import type { IssuanceCommitOutcome, NewCertificateRecord, PendingIssuance } from '../domain/ports.ts';
-import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH_SQL, LOCK_AUDIT_CHAIN_SQL } from './audit-appender.ts';
+import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH, LOCK_AUDIT_CHAIN } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
 import { inSqlTransaction, sqlStatement, type SqlSession, type SqlTransactionSession } from './sql-session.ts';
@@ -37,7 +37,10 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
 export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
   return inSqlTransaction(pool, async (tx) => {
     // Sent in one write, with BEGIN: the chain's lock is asked for after the token rows are locked.
-    const [refusals, [last]] = await Promise.all([consumeTokens(tx, group), tx.lastRowsOf<{ hash: string }>([LOCK_AUDIT_CHAIN_SQL, LAST_AUDIT_HASH_SQL])]);
+    // Prepared statements, like the rest: sent as one text through the simple query protocol, the
+    // lock and the read were parsed and planned for every group (0.26 against 0.07 ms of
+    // PostgreSQL's time in its statement log, one request at a time).
+    const [refusals, , [last]] = await Promise.all([consumeTokens(tx, group), tx.rows(LOCK_AUDIT_CHAIN, []), tx.rows<{ hash: string }>(LAST_AUDIT_HASH, [])]);
     // All at once: each signature is computed on the thread pool. If one throws, the group rolls
     // back whole (the queue retries each alone); the other signatures are discarded unused.
     const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));

@@ -45,15 +45,8 @@ export function prismaSession(tx: Prisma.TransactionClient): SqlSession {
   };
 }
 
-/** A session inside a transaction, which may also send several parameterless statements at once. */
+/** A session inside a transaction, which may also end it with its last statement. */
 export interface SqlTransactionSession extends SqlSession {
-  /**
-   * Sends `statements` in one round trip (pg's simple query protocol, which takes several
-   * statements without parameters) and returns the rows of the last. Each statement starts
-   * after the previous one finished, with its own snapshot (READ COMMITTED): a read placed after
-   * a lock sees what had committed when the lock was granted.
-   */
-  lastRowsOf<T>(statements: readonly string[]): Promise<T[]>;
   /**
    * Runs the transaction's last statement and COMMIT in one round trip, and returns the
    * statement's rows once both succeeded. If the statement fails, PostgreSQL answers the COMMIT
@@ -108,13 +101,6 @@ export async function inSqlTransaction<T>(pool: pg.Pool, work: (session: SqlTran
     rows<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
       ensureOpen();
       return prepared.rows<R>(statement, values);
-    },
-    async lastRowsOf<R>(statements: readonly string[]): Promise<R[]> {
-      ensureOpen();
-      // pg answers a multi-statement text with one result per statement, a single one with just that.
-      const results = (await client.query(statements.join('; '))) as pg.QueryResult | pg.QueryResult[];
-      const last = Array.isArray(results) ? results.at(-1) : results;
-      return (last?.rows ?? []) as R[];
     },
     async rowsThenCommit<R>(statement: SqlStatement, values: readonly unknown[]): Promise<R[]> {
       ensureOpen();
