@@ -4,7 +4,7 @@ import { appendAuditEntries } from './audit-appender.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { sqlPoolOf } from './prisma-client.ts';
 import { BatchedLookup } from './batched-lookup.ts';
-import { pooledSession, sqlStatement } from './sql-session.ts';
+import { keyLookup, pooledSession, rowsByKeys } from './sql-session.ts';
 import { guardStorage, isUniqueViolation } from './storage-error.ts';
 
 /** The columns a ServiceRecord is made of, as Prisma and `serviceRowColumns` both name them. */
@@ -33,7 +33,7 @@ export function serviceRowColumns(alias: string): string {
 
 // Issuance by an API token, renewal and mTLS authentication read a service: a prepared statement on
 // the pg pool, reading the services of a batch of requests (see BatchedLookup).
-const SERVICES_BY_NAME = sqlStatement('services_by_name', `SELECT ${serviceRowColumns('s')} FROM services s WHERE s.name = ANY($1::text[])`);
+export const SERVICES_BY_NAME = keyLookup('services_by_name', `SELECT ${serviceRowColumns('s')} FROM services s`, 's.name');
 
 export function toServiceRecord(row: ServiceRow): ServiceRecord {
   return {
@@ -57,7 +57,7 @@ export class PrismaServiceRepository implements ServiceReader, ServiceWriter {
   constructor(private readonly prisma: PrismaClient) {
     const sql = pooledSession(sqlPoolOf(prisma));
     this.servicesByName = new BatchedLookup(async (names) => {
-      const rows = await sql.rows<ServiceRow>(SERVICES_BY_NAME, [names]);
+      const rows = await rowsByKeys<ServiceRow>(sql, SERVICES_BY_NAME, names);
       return new Map(rows.map((row) => [row.name, toServiceRecord(row)]));
     });
   }

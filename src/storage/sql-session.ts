@@ -21,6 +21,34 @@ export function sqlStatement(name: string, text: string): SqlStatement {
   return { name: `trustroot_${name}`, text };
 }
 
+/** A read of rows by a text key, as the statement for one key and the statement for several. */
+export interface KeyLookup {
+  readonly one: SqlStatement;
+  readonly many: SqlStatement;
+}
+
+/**
+ * `select` (a SELECT without its WHERE clause) for the rows whose `keyColumn` is one of the keys.
+ * Two statements, because PostgreSQL never plans `= ANY($1)` once and for all on a small or
+ * freshly filled table: its generic plan is costed for ten keys, which loses to a plan made for
+ * the actual count, so it plans every execution anew (pg_prepared_statements.custom_plans) —
+ * 0.1–0.3 ms of the server's time for an index probe, on every lone lookup (the statement log's
+ * bind durations; BENCHMARKS.md, change 19). `= $1` costs the same generic or custom, so
+ * PostgreSQL keeps its generic plan after five executions. A batch of lookups plans its one
+ * statement, which is fine.
+ */
+export function keyLookup(name: string, select: string, keyColumn: string): KeyLookup {
+  return {
+    one: sqlStatement(`${name}_one`, `${select} WHERE ${keyColumn} = $1`),
+    many: sqlStatement(name, `${select} WHERE ${keyColumn} = ANY($1::text[])`),
+  };
+}
+
+/** The rows of `keys` through the statement for their count. */
+export function rowsByKeys<T>(session: SqlSession, lookup: KeyLookup, keys: readonly string[]): Promise<T[]> {
+  return keys.length === 1 ? session.rows<T>(lookup.one, keys) : session.rows<T>(lookup.many, [keys]);
+}
+
 /** Statements as named prepared statements through `query` (a pool's or one connection's). */
 function preparedSession(query: (config: pg.QueryConfig) => Promise<pg.QueryResult>): SqlSession {
   return {

@@ -6,7 +6,7 @@ import { BatchedLookup } from './batched-lookup.ts';
 import type { PrismaClient } from './generated/prisma/client.ts';
 import { sqlPoolOf } from './prisma-client.ts';
 import { serviceRowColumns, toServiceRecord, type ServiceRow } from './service.repository.ts';
-import { pooledSession, sqlStatement } from './sql-session.ts';
+import { keyLookup, pooledSession, rowsByKeys } from './sql-session.ts';
 import { guardStorage } from './storage-error.ts';
 
 interface ApiTokenRow {
@@ -41,19 +41,21 @@ interface BootstrapTokenAndServiceRow extends ServiceRow {
 
 // Every authenticated request reads one of these: prepared statements on the pg pool, each
 // reading the tokens of a batch of requests (see BatchedLookup).
-const API_TOKENS_BY_HASH = sqlStatement(
+export const API_TOKENS_BY_HASH = keyLookup(
   'api_tokens_by_hash',
   `SELECT token_hash AS "tokenHash", id::text AS id, name, role::text AS role, created_at AS "createdAt", created_by AS "createdBy",
           expires_at AS "expiresAt", revoked_at AS "revokedAt"
-   FROM api_tokens WHERE token_hash = ANY($1::text[])`,
+   FROM api_tokens`,
+  'token_hash',
 );
 // The service comes with the token: a bootstrap issuance needs both, and one round trip is
 // cheaper than two on the hot path.
-const BOOTSTRAP_TOKENS_BY_HASH = sqlStatement(
+export const BOOTSTRAP_TOKENS_BY_HASH = keyLookup(
   'bootstrap_tokens_by_hash',
   `SELECT t.token_hash AS "tokenHash", t.id::text AS "tokenId", t.sans, t.created_at AS "tokenCreatedAt", t.expires_at AS "expiresAt",
           t.used_at AS "usedAt", t.revoked_at AS "revokedAt", ${serviceRowColumns('s')}
-   FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id WHERE t.token_hash = ANY($1::text[])`,
+   FROM bootstrap_tokens t JOIN services s ON s.id = t.service_id`,
+  't.token_hash',
 );
 
 function toApiToken(row: ApiTokenRow): ApiTokenRecord {
@@ -93,11 +95,11 @@ export class PrismaTokenRepository implements TokenStore {
   constructor(private readonly prisma: PrismaClient) {
     const sql = pooledSession(sqlPoolOf(prisma));
     this.apiTokensByHash = new BatchedLookup(async (hashes) => {
-      const rows = await sql.rows<ApiTokenRow & { tokenHash: string }>(API_TOKENS_BY_HASH, [hashes]);
+      const rows = await rowsByKeys<ApiTokenRow & { tokenHash: string }>(sql, API_TOKENS_BY_HASH, hashes);
       return new Map(rows.map((row) => [row.tokenHash, toApiToken(row)]));
     });
     this.bootstrapTokensByHash = new BatchedLookup(async (hashes) => {
-      const rows = await sql.rows<BootstrapTokenAndServiceRow & { tokenHash: string }>(BOOTSTRAP_TOKENS_BY_HASH, [hashes]);
+      const rows = await rowsByKeys<BootstrapTokenAndServiceRow & { tokenHash: string }>(sql, BOOTSTRAP_TOKENS_BY_HASH, hashes);
       return new Map(rows.map((row) => [row.tokenHash, toBootstrapTokenWithService(row)]));
     });
   }
