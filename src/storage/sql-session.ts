@@ -32,10 +32,11 @@ export interface KeyLookup {
  * Two statements, because PostgreSQL never plans `= ANY($1)` once and for all on a small or
  * freshly filled table: its generic plan is costed for ten keys, which loses to a plan made for
  * the actual count, so it plans every execution anew (pg_prepared_statements.custom_plans) —
- * 0.1–0.3 ms of the server's time for an index probe, on every lone lookup (the statement log's
+ * 0.1–0.3 ms of PostgreSQL's time for an index probe, on every lone lookup (the statement log's
  * bind durations; BENCHMARKS.md, change 19). `= $1` costs the same generic or custom, so
- * PostgreSQL keeps its generic plan after five executions. A batch of lookups plans its one
- * statement, which is fine.
+ * PostgreSQL keeps its generic plan after five executions. A batch of several keys is planned
+ * for its keys, once per batch: a generic plan for any count could freeze a sequential scan on
+ * a table not yet analysed (change 19 again).
  */
 export function keyLookup(name: string, select: string, keyColumn: string): KeyLookup {
   return {
