@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
+import type pg from 'pg';
 import { CONSUME_TOKENS, INSERT_CERTIFICATES } from '../../../src/storage/issuance-group-writer.ts';
 import type { SqlStatement } from '../../../src/storage/sql-session.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { openMigratedTestDatabase, type MigratedTestDatabase } from '../../support/migrated-database.ts';
 
 /*
  * The group writer's statements find bootstrap tokens through the primary key and services
@@ -35,15 +34,13 @@ function indexesOf(scan: PlanNode): string[] {
 }
 
 describe('the group writer reads bootstrap tokens and services by key', () => {
-  let database: TestDatabase;
+  let database: MigratedTestDatabase;
   let client: pg.Client;
   let freshTokens: string[];
 
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    database = await openMigratedTestDatabase();
+    client = database.client;
     const service = await client.query<{ id: string }>(
       `INSERT INTO services (id, name, owner, enabled, created_at, updated_at) VALUES (gen_random_uuid(), 'plan-svc', 'test', true, now(), now()) RETURNING id`,
     );
@@ -67,10 +64,7 @@ describe('the group writer reads bootstrap tokens and services by key', () => {
     freshTokens = fresh.rows.map((row) => row.id);
     await client.query('SET plan_cache_mode = force_generic_plan');
   });
-  after(async () => {
-    await client.end();
-    await database.drop();
-  });
+  after(() => database.close());
 
   async function genericPlan(statement: SqlStatement, parameterTypes: string[], values: unknown[]): Promise<PlanNode> {
     const name = `plan_${randomUUID().replaceAll('-', '')}`;

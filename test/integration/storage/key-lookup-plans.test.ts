@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
+import type pg from 'pg';
 import { SERVICES_BY_NAME } from '../../../src/storage/service.repository.ts';
 import type { KeyLookup } from '../../../src/storage/sql-session.ts';
 import { API_TOKENS_BY_HASH, BOOTSTRAP_TOKENS_BY_HASH } from '../../../src/storage/token.repository.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { openMigratedTestDatabase, type MigratedTestDatabase } from '../../support/migrated-database.ts';
 
 /*
  * Every authenticated request reads its token, and many read a service, through these lookups.
@@ -15,14 +14,12 @@ import { createTestDatabase, type TestDatabase } from '../../support/test-databa
  * and to the same rows as the statement for several keys.
  */
 describe('lookups by key: a lone key is planned once', () => {
-  let database: TestDatabase;
+  let database: MigratedTestDatabase;
   let client: pg.Client;
 
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
-    client = new pg.Client({ connectionString: database.url });
-    await client.connect();
+    database = await openMigratedTestDatabase();
+    client = database.client;
     const service = await client.query<{ id: string }>(
       `INSERT INTO services (id, name, owner, enabled, created_at, updated_at)
        SELECT gen_random_uuid(), 'lookup-svc-' || g, 'test', true, now(), now() FROM generate_series(1, 3) AS g RETURNING id`,
@@ -37,10 +34,7 @@ describe('lookups by key: a lone key is planned once', () => {
        SELECT gen_random_uuid(), 'lookup-' || g, 'admin', 'api-' || g, now() FROM generate_series(1, 2) AS g`,
     );
   });
-  after(async () => {
-    await client.end();
-    await database.drop();
-  });
+  after(() => database.close());
 
   const cases: { name: string; lookup: KeyLookup; keys: [string, string] }[] = [
     { name: 'API tokens by hash', lookup: API_TOKENS_BY_HASH, keys: ['api-1', 'api-2'] },
