@@ -4,8 +4,18 @@ import type { CertificateFlags, LifecycleStore, NewFlag, ServiceGraph } from '..
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { certificateEventNotifications } from './lifecycle-events.ts';
 
-/** Certificates handled per read and per write statement: a few hundred due at once cost two round trips. */
+/** Certificates handled per read: a few hundred due at once cost one read and one write of each writer. */
 const BATCH = 500;
+
+/**
+ * Transactions that write one read's flags side by side, each on its own connection. Writing
+ * the flags is PostgreSQL's CPU (the alerts, their outbox rows with their indexes and foreign
+ * keys, the schedule): two writers use two cores, and a few hundred due certificates take ~60 %
+ * of the time one transaction takes (BENCHMARKS.md, change 20). Each certificate's flags,
+ * notifications and next flag time stay in one transaction; a writer that fails leaves its
+ * certificates due for the next scan, and a flag is never raised twice.
+ */
+const FLAG_WRITERS = 2;
 
 /**
  * The lifecycle scans. `scan` flags every active service certificate that crossed an expiry
@@ -42,7 +52,7 @@ export class ExpiryScanService {
         const next = nextThresholdAt(moments, now) ?? (certificate.notAfter > now ? certificate.notAfter : null);
         batch.push({ certificateId: certificate.id, flags, nextFlagAt: next });
       }
-      if (batch.length > 0) flagged += await this.store.recordFlags(batch);
+      flagged += await this.recordFlags(batch);
       if (due.length < BATCH) return flagged;
     }
   }
@@ -70,10 +80,24 @@ export class ExpiryScanService {
           nextFlagAt: null,
         });
       }
-      if (batch.length > 0) await this.store.recordFlags(batch);
+      await this.recordFlags(batch);
       expired += expiredNow.length;
       if (expiredNow.length < BATCH) return expired;
     }
+  }
+
+  /**
+   * Writes `batch` split evenly among the writers, and returns the number of new flags once
+   * every writer has finished: a scan that fails has no write still running behind it.
+   */
+  private async recordFlags(batch: CertificateFlags[]): Promise<number> {
+    const writes = await Promise.allSettled(splitEvenly(batch, FLAG_WRITERS).map((part) => this.store.recordFlags(part)));
+    let created = 0;
+    for (const write of writes) {
+      if (write.status === 'rejected') throw write.reason;
+      created += write.value;
+    }
+    return created;
   }
 
   /** Who relies on a service, asked once per service and scan: many due certificates share a service. */
@@ -88,4 +112,17 @@ export class ExpiryScanService {
       return dependents;
     };
   }
+}
+
+/** `items` in at most `parts` consecutive runs whose lengths differ by one at most; none empty. */
+export function splitEvenly<T>(items: readonly T[], parts: number): T[][] {
+  const count = Math.min(parts, items.length);
+  const runs: T[][] = [];
+  let start = 0;
+  for (let index = 0; index < count; index += 1) {
+    const end = start + Math.ceil((items.length - start) / (count - index));
+    runs.push(items.slice(start, end));
+    start = end;
+  }
+  return runs;
 }

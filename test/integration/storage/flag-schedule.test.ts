@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
-import type { AuditEntry, NewCertificateRecord } from '../../../src/domain/ports.ts';
+import { ExpiryScanService } from '../../../src/app/expiry-scan.service.ts';
+import { DEFAULT_PROFILES } from '../../../src/domain/default-profiles.ts';
+import type { AuditEntry, CertificateFlags, LifecycleStore, NewCertificateRecord } from '../../../src/domain/ports.ts';
+import { ProfileCatalog } from '../../../src/domain/profile-catalog.ts';
 import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
 import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
@@ -17,7 +20,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/test-databa
 /*
  * The expiry scan's schedule (certificate_flag_schedule) on real PostgreSQL: written with the
  * certificate on both issuance paths, read by dueForFlagging, moved or dropped by recordFlags,
- * and dropped when the certificate is revoked or superseded, so the scan never looks at it again.
+ * and dropped when the certificate is revoked or superseded, so the scan never looks at it again;
+ * and the scan's writers, whose transactions run side by side.
  */
 
 const NOW = new Date('2026-11-28T12:00:00.000Z');
@@ -27,7 +31,7 @@ const clock = { now: () => NOW };
 const random = { bytes: (n: number) => webcrypto.getRandomValues(new Uint8Array(n)) };
 const SERVICE = 'schedule-svc';
 
-function record(label: string, nextFlagAt: Date | null): NewCertificateRecord {
+function record(label: string, nextFlagAt: Date | null, notAfter = new Date('2027-02-28T12:00:00.000Z')): NewCertificateRecord {
   const facts: CertificateFacts = {
     serialHex: `5${randomBytes(15).toString('hex')}`,
     subjectDn: '',
@@ -36,7 +40,7 @@ function record(label: string, nextFlagAt: Date | null): NewCertificateRecord {
     spkiSha256: randomBytes(32).toString('hex'),
     fingerprintSha256: randomBytes(32).toString('hex'),
     notBefore: NOW,
-    notAfter: new Date('2027-02-28T12:00:00.000Z'),
+    notAfter,
     der: randomBytes(40),
   };
   return { issuerName: 'intermediate', serviceName: SERVICE, profile: 'peer', keyAlgorithm: 'ecdsa-p256', requestedBy: 'system', facts, nextFlagAt };
@@ -128,5 +132,68 @@ describe('the expiry flag schedule on real PostgreSQL', () => {
     assert.equal(await scheduledAt(supersededId), undefined);
 
     assert.ok(!(await dueSerials(FIRST_FLAG)).some((serial) => serial === revoked.facts.serialHex || serial === superseded.facts.serialHex));
+  });
+
+  it('a scan writes its due certificates in two transactions side by side; a writer that fails leaves its own due, and the next scan flags them once', async () => {
+    // 53 days of life: on 8 January the 14d and 75 % thresholds have been crossed (7d comes on the 13th).
+    const issued = Array.from({ length: 5 }, (_, index) => record(`writer-${index}`, FIRST_FLAG, new Date('2027-01-20T12:00:00.000Z')));
+    for (const certificate of issued) await certificates.recordIssued(certificate, issuedAudit(certificate));
+    const ids = await Promise.all(issued.map(idOf));
+    const scanAt = new Date('2027-01-08T12:00:00.000Z');
+
+    // The real repository, watched: which certificates each write holds, how many run at once,
+    // and a fault in the first write of the first scan.
+    const writes: string[][] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    let failFirstWrite = true;
+    const watched: LifecycleStore = {
+      dueForFlagging: (now, limit) => lifecycle.dueForFlagging(now, limit),
+      markExpired: (now, limit) => lifecycle.markExpired(now, limit),
+      recordFlags: async (batch: CertificateFlags[]) => {
+        writes.push(batch.map((flags) => flags.certificateId));
+        running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        try {
+          if (failFirstWrite && writes.length === 1) {
+            await new Promise(setImmediate); // fails while the other write is still in PostgreSQL
+            throw new Error('injected: the connection of the first writer broke');
+          }
+          return await lifecycle.recordFlags(batch);
+        } finally {
+          running -= 1;
+        }
+      },
+    };
+    const profiles = ProfileCatalog.fromConfig(DEFAULT_PROFILES, () => 10 * 365 * 86_400);
+    const scanner = new ExpiryScanService(watched, lifecycle, profiles, { now: () => scanAt });
+    /** Each certificate's flags as `<certificate id> <threshold> <event types of its notifications>`. */
+    const flagsOf = async (certificateIds: string[]) =>
+      (
+        await prisma.alert.findMany({
+          where: { certificateId: { in: certificateIds } },
+          select: { certificateId: true, threshold: true, notifications: { select: { eventType: true } } },
+        })
+      )
+        .map((alert) => `${alert.certificateId} ${alert.threshold} ${alert.notifications.map((n) => n.eventType).join(',')}`)
+        .sort();
+    const expectedFlags = (certificateIds: string[]) =>
+      certificateIds.flatMap((id) => [`${id} 14d certificate.expiring`, `${id} 75% certificate.expiring`]).sort();
+
+    await assert.rejects(scanner.scan(), /injected/);
+    assert.equal(mostAtOnce, 2);
+    assert.equal(running, 0);
+    const [failed = [], written = []] = writes;
+    assert.deepEqual([...failed, ...written].sort(), [...ids].sort());
+    assert.deepEqual([failed.length, written.length], [3, 2]);
+    // The scan failed only once the other writer had committed: its certificates are flagged.
+    assert.deepEqual(await flagsOf(written), expectedFlags(written));
+    assert.deepEqual(await flagsOf(failed), []);
+    assert.deepEqual((await lifecycle.dueForFlagging(scanAt, 100)).map((due) => due.id).sort(), [...failed].sort());
+
+    failFirstWrite = false;
+    assert.equal(await scanner.scan(), 2 * failed.length);
+    assert.deepEqual(await flagsOf(ids), expectedFlags(ids));
+    assert.deepEqual(await lifecycle.dueForFlagging(scanAt, 100), []);
   });
 });
