@@ -19,7 +19,7 @@ import type { SubjectAlternativeNames } from '../domain/x509/certificate-builder
 import type { EncodedPublicKey } from '../domain/x509/certificate-template.ts';
 import { certificatePem, derCertificatePem, type CertificateFacts } from '../domain/x509/certificate-facts.ts';
 import { nodeCrypto, x509 } from '../domain/x509/crypto-provider.ts';
-import { prepareFastLeaf, signFastLeaf, signFastLeafOffThread, type FastLeafTemplate } from '../domain/x509/fast-leaf.ts';
+import { prepareFastLeaf, signFastLeaf, type FastLeafTemplate } from '../domain/x509/fast-leaf.ts';
 import { leafIssuerParts, type LeafIssuerParts } from '../domain/x509/leaf-der-encoder.ts';
 import { buildPkcs12 } from '../domain/x509/pkcs12-bundle.ts';
 import type { CaHierarchy, LoadedIssuer } from './ca-hierarchy.service.ts';
@@ -162,7 +162,7 @@ export class IssuanceService {
       now,
       // Checked against the blocked keys in the statement that consumes the token.
       keySpkiSha256: key.spkiSha256,
-      sign: async () => (await signFastLeafOffThread(template, this.issuerParts(issuer))).facts,
+      sign: async () => signFastLeaf(template, this.issuerParts(issuer)).facts,
       record: (facts) => ({
         certificate: {
           issuerName: profile.issuer,

@@ -250,9 +250,9 @@ export interface PendingIssuance {
    */
   keySpkiSha256: string | undefined;
   /**
-   * Signs the certificate. Called inside the transaction, only once the token is consumed, at the
-   * same time as the other signatures of its group; called again if the transaction is retried,
-   * and only the committed signature is ever returned.
+   * Signs the certificate. Called inside the transaction, only once the token is consumed, with
+   * the other signatures of its group; called again if the transaction is retried, and only the
+   * committed signature is ever returned.
    */
   sign(): Promise<CertificateFacts>;
   /** What to record for the signed certificate. */

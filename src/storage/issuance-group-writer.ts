@@ -15,8 +15,8 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
  * (the pool is in pipeline mode, see `sql-session.ts`):
  * 1. BEGIN; check the keys against the blocked keys and consume the bootstrap tokens; take the
  *    audit chain's lock; read the chain's last hash.
- * 2. (Once the signatures are made, in parallel on the thread pool:) insert the certificates, link
- *    them to their tokens and append their audit entries; COMMIT.
+ * 2. (Once the leaves are signed:) insert the certificates, link them to their tokens and append
+ *    their audit entries; COMMIT.
  *
  * A request whose key is blocked, or whose token turned out to be unusable (used meanwhile,
  * revoked, expired), gets that answer and nothing of it is consumed, signed or written; the
@@ -41,8 +41,8 @@ export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]
     // lock and the read were parsed and planned for every group (0.26 against 0.07 ms of
     // PostgreSQL's time in its statement log, one request at a time).
     const [refusals, , [last]] = await Promise.all([consumeTokens(tx, group), tx.rows(LOCK_AUDIT_CHAIN, []), tx.rows<{ hash: string }>(LAST_AUDIT_HASH, [])]);
-    // All at once: each signature is computed on the thread pool. If one throws, the group rolls
-    // back whole (the queue retries each alone); the other signatures are discarded unused.
+    // If one signature throws, the group rolls back whole (the queue retries each alone); the
+    // other signatures are discarded unused.
     const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
     const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
     const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];

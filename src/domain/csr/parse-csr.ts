@@ -785,7 +785,7 @@ const NODE_HASHES: Readonly<Record<string, string>> = { 'SHA-256': 'sha256', 'SH
 async function verifySignature(csr: DecodedCsr, keyAlgorithm: KeyAlgorithmName): Promise<void> {
   let valid: boolean;
   try {
-    valid = await verifyWithKey(csr, keyAlgorithm, await publicKeyObject(csr.key, keyAlgorithm, csr.spki));
+    valid = verifyWithKey(csr, keyAlgorithm, await publicKeyObject(csr.key, keyAlgorithm, csr.spki));
   } catch {
     // A key OpenSSL cannot import or a malformed signature value; same answer.
     valid = false;
@@ -793,34 +793,31 @@ async function verifySignature(csr: DecodedCsr, keyAlgorithm: KeyAlgorithmName):
   if (!valid) throw invalidCsr(SIGNATURE_INVALID);
 }
 
-function verifyWithKey(csr: DecodedCsr, keyAlgorithm: KeyAlgorithmName, publicKey: KeyObject): Promise<boolean> {
+/**
+ * Checked on the event loop, not on libuv's thread pool (`crypto.verify`'s callback form): on
+ * two cores the hand-offs to a pool thread and back cost more than the check itself (~80 µs for
+ * P-256) and gave nothing back at concurrency 32 (BENCHMARKS.md, change 21).
+ */
+function verifyWithKey(csr: DecodedCsr, keyAlgorithm: KeyAlgorithmName, publicKey: KeyObject): boolean {
   const algorithm = csr.signatureAlgorithm;
   const hash = algorithm.hash === undefined ? undefined : NODE_HASHES[algorithm.hash.name];
   const keyFamily = keyAlgorithm.startsWith('ecdsa') ? 'ECDSA' : keyAlgorithm === 'ed25519' ? 'Ed25519' : 'RSA';
   switch (algorithm.name) {
     case 'ECDSA':
-      if (keyFamily !== 'ECDSA' || hash === undefined) return Promise.resolve(false);
-      return verifyOffThread(hash, csr.info, { key: publicKey, dsaEncoding: 'der' }, csr.signature);
+      if (keyFamily !== 'ECDSA' || hash === undefined) return false;
+      return verify(hash, csr.info, { key: publicKey, dsaEncoding: 'der' }, csr.signature);
     case 'Ed25519':
-      if (keyFamily !== 'Ed25519') return Promise.resolve(false);
-      return verifyOffThread(null, csr.info, publicKey, csr.signature);
+      if (keyFamily !== 'Ed25519') return false;
+      return verify(null, csr.info, publicKey, csr.signature);
     case 'RSASSA-PKCS1-v1_5':
-      if (keyFamily !== 'RSA' || hash === undefined) return Promise.resolve(false);
-      return verifyOffThread(hash, csr.info, { key: publicKey, padding: constants.RSA_PKCS1_PADDING }, csr.signature);
+      if (keyFamily !== 'RSA' || hash === undefined) return false;
+      return verify(hash, csr.info, { key: publicKey, padding: constants.RSA_PKCS1_PADDING }, csr.signature);
     case 'RSA-PSS':
-      if (keyFamily !== 'RSA' || hash === undefined || algorithm.saltLength === undefined || algorithm.saltLength > 0x7fffffff) return Promise.resolve(false);
-      return verifyOffThread(hash, csr.info, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: algorithm.saltLength }, csr.signature);
+      if (keyFamily !== 'RSA' || hash === undefined || algorithm.saltLength === undefined || algorithm.saltLength > 0x7fffffff) return false;
+      return verify(hash, csr.info, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: algorithm.saltLength }, csr.signature);
     default:
-      return Promise.resolve(false);
+      return false;
   }
-}
-
-/**
- * `crypto.verify` in its callback form: OpenSSL checks the signature on libuv's thread pool, so
- * the event loop goes on with other requests meanwhile (a P-256 check is ~80 µs of CPU).
- */
-function verifyOffThread(algorithm: string | null, data: Uint8Array, key: Parameters<typeof verify>[2], signature: Uint8Array): Promise<boolean> {
-  return new Promise((resolve, reject) => verify(algorithm, data, key, signature, (error, valid) => (error ? reject(error) : resolve(valid))));
 }
 
 /** The P-256 field prime (SEC 2), big-endian. */

@@ -11,7 +11,6 @@ import {
   encodeLeafTbs,
   readSubjectAltNames,
   signLeafTbs,
-  signLeafTbsOffThread,
   type LeafIssuerParts,
 } from './leaf-der-encoder.ts';
 
@@ -132,12 +131,6 @@ function wholeSeconds(date: Date): Date {
 export function signFastLeaf(template: FastLeafTemplate, parts: LeafIssuerParts): { der: DerBytes; facts: CertificateFacts } {
   const leaf = leafToSign(template, parts);
   return signedLeaf(template, leaf, signLeafTbs(leaf.tbs, parts));
-}
-
-/** `signFastLeaf` with the signature computed off the event loop (`signLeafTbsOffThread`). */
-export async function signFastLeafOffThread(template: FastLeafTemplate, parts: LeafIssuerParts): Promise<{ der: DerBytes; facts: CertificateFacts }> {
-  const leaf = leafToSign(template, parts);
-  return signedLeaf(template, leaf, await signLeafTbsOffThread(leaf.tbs, parts));
 }
 
 interface LeafToSign {

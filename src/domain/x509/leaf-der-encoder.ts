@@ -366,21 +366,6 @@ export function signLeafTbs(tbs: Uint8Array, parts: LeafSigningParts): DerBytes 
 
 type LeafSigningParts = Pick<LeafIssuerParts, 'signatureAlgorithmDer' | 'signingKey' | 'hash' | 'dsaEncoding'>;
 
-/**
- * `signLeafTbs` with the signature computed on libuv's thread pool (`crypto.sign`'s callback
- * form): the event loop serves other requests meanwhile, and the signatures of a commit group
- * are computed in parallel. Same DER as `signLeafTbs` (for a randomised signature scheme, the
- * same TBS and algorithm with another valid signature).
- */
-export function signLeafTbsOffThread(tbs: Uint8Array, parts: LeafSigningParts): Promise<DerBytes> {
-  return new Promise((resolve, reject) => {
-    sign(parts.hash, tbs, { key: parts.signingKey, dsaEncoding: parts.dsaEncoding }, (error, signature) => {
-      if (error) reject(error);
-      else resolve(signedCertificate(tbs, parts, signature));
-    });
-  });
-}
-
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }. */
 function signedCertificate(tbs: Uint8Array, parts: LeafSigningParts, signature: Uint8Array): DerBytes {
   return sequence(tbs, parts.signatureAlgorithmDer, bitString(signature));

@@ -20,7 +20,7 @@ import {
   smallInteger,
   unsignedIntegerFromHex,
 } from '../../../../src/domain/x509/der-writer.ts';
-import { prepareFastLeaf, signFastLeaf, signFastLeafOffThread, type FastLeafTemplate } from '../../../../src/domain/x509/fast-leaf.ts';
+import { prepareFastLeaf, signFastLeaf, type FastLeafTemplate } from '../../../../src/domain/x509/fast-leaf.ts';
 import { prepareLeafCertificate, signCertificateTemplate } from '../../../../src/domain/x509/leaf-certificate.ts';
 import { ipAddressOctets, leafIssuerParts, type LeafIssuerParts } from '../../../../src/domain/x509/leaf-der-encoder.ts';
 import { openssl, pemFiles } from '../../../support/openssl.ts';
@@ -413,29 +413,6 @@ describe('fast leaf path (hand-written DER + native signing)', () => {
       assert.throws(sign({ notBefore: new Date('1949-12-31T23:59:59Z') }), /cannot be encoded/);
       assert.throws(sign({ notBefore: new Date(Number.NaN) }), /invalid date/);
     });
-  });
-
-  it('signs off the event loop to the same certificate: same TBS, the reference bytes where signatures are deterministic, a valid signature, the same facts', async () => {
-    for (const issuer of issuers) {
-      const issuerPublicKey = new NodeX509Certificate(Buffer.from(issuer.signer.certificate.rawData)).publicKey;
-      for (const [index, variant] of VARIANTS.entries()) {
-        const label = `${issuer.kind} off-thread ${variant.name}`;
-        const issued = await issueBoth(issuer, PROFILES[0] as ProfileUsages, 'ecdsa-p256', variant, index % 2 === 0);
-        const offThread = await signFastLeafOffThread(issued.fastTemplate, issuer.parts);
-        assertSameAsReference({ ...issued, fast: offThread }, issuer.kind, label);
-        assert.equal(new NodeX509Certificate(Buffer.from(offThread.der)).verify(issuerPublicKey), true, `${label}: Node verify`);
-        assert.deepEqual(offThread.facts, certificateFacts(new x509.X509Certificate(offThread.der)), `${label}: facts`);
-        if (DETERMINISTIC_SIGNATURES.has(issuer.kind)) assert.deepEqual(offThread.facts, issued.fast.facts, `${label}: same facts as signFastLeaf`);
-      }
-    }
-  });
-
-  it('refuses off the event loop what it refuses on it', async () => {
-    const [issuer, second] = issuers;
-    assert.ok(issuer && second);
-    const template = prepareFastLeaf({ ...BASE, keyAlgorithm: 'ecdsa-p256', subjectPublicKey: subjectKey('ecdsa-p256'), keyUsages: ['digitalSignature'], extendedKeyUsages: ['serverAuth'] }, issuer.parts);
-    await assert.rejects(signFastLeafOffThread(template, second.parts), /not prepared for this issuer/);
-    await assert.rejects(signFastLeafOffThread({ ...template, subjectDn: 'CN=b' }, issuer.parts), /does not match/);
   });
 
   it('keeps a CN exactly even where the reference string round trip would alter it', () => {
