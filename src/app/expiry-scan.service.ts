@@ -2,7 +2,7 @@ import type { Clock } from '../domain/clock.ts';
 import { EXPIRED_THRESHOLD, nextThresholdAt, thresholdMoments } from '../domain/lifecycle/expiry-thresholds.ts';
 import type { CertificateFlags, LifecycleStore, NewFlag, ServiceGraph } from '../domain/ports.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
-import { certificateEventNotifications } from './lifecycle-events.ts';
+import { flagNotifications } from './lifecycle-events.ts';
 
 /** Certificates handled per read: a few hundred due at once cost one read and one write of each writer. */
 const BATCH = 500;
@@ -46,7 +46,7 @@ export class ExpiryScanService {
         const flags: NewFlag[] = crossed.map((moment) => ({
           threshold: moment.threshold,
           flaggedAt: now,
-          notifications: certificateEventNotifications('certificate.expiring', certificate, relying, { threshold: moment.threshold, occurredAt: now }),
+          notifications: flagNotifications('certificate.expiring', certificate, relying, { threshold: moment.threshold, occurredAt: now }),
         }));
         // Past the last threshold, the next look is at notAfter (markExpired takes over there).
         const next = nextThresholdAt(moments, now) ?? (certificate.notAfter > now ? certificate.notAfter : null);
@@ -74,7 +74,7 @@ export class ExpiryScanService {
             {
               threshold: EXPIRED_THRESHOLD,
               flaggedAt: now,
-              notifications: certificateEventNotifications('certificate.expired', certificate, relying, { threshold: EXPIRED_THRESHOLD, occurredAt: now }),
+              notifications: flagNotifications('certificate.expired', certificate, relying, { threshold: EXPIRED_THRESHOLD, occurredAt: now }),
             },
           ],
           nextFlagAt: null,

@@ -1,54 +1,45 @@
-import { createHash } from 'node:crypto';
-import type { NewNotification } from '../domain/ports.ts';
-import { daysLeft } from '../domain/lifecycle/expiry-thresholds.ts';
+import type { FlagNotification, NewNotification } from '../domain/ports.ts';
+import {
+  certificateEventId,
+  certificateEventPayload,
+  type CertificateEventDetails,
+  type CertificateEventSubject,
+  type CertificateEventType,
+} from '../domain/lifecycle/certificate-event.ts';
 
-export interface CertificateEventSubject {
-  serialHex: string;
-  serviceName: string;
-  issuerName: string;
-  profile: string;
-  notAfter: Date;
+export type { CertificateEventSubject } from '../domain/lifecycle/certificate-event.ts';
+
+/** The owning service first, then every service that relies on it. */
+function recipientsOf(subject: CertificateEventSubject, dependents: string[]): string[] {
+  return [subject.serviceName, ...dependents.filter((d) => d !== subject.serviceName)];
 }
 
 /**
- * One notification per recipient: the owning service, and every service that relies on it.
- * The event id doubles as the idempotency key and is derived from what happened, so the
- * same event is never enqueued twice and receivers can drop redeliveries.
+ * One outbox row per recipient for an expiry flag, without the event itself: the outbox builds
+ * it from the alert when it is read (`certificateEventPayload`), so a scan writes only the row.
  */
-export function certificateEventNotifications(
-  eventType: NewNotification['eventType'],
+export function flagNotifications(
+  eventType: CertificateEventType,
   subject: CertificateEventSubject,
   dependents: string[],
-  details: { threshold?: string; reason?: string; occurredAt: Date },
+  details: CertificateEventDetails,
+): FlagNotification[] {
+  return recipientsOf(subject, dependents).map((recipient) => ({
+    recipientService: recipient,
+    eventType,
+    idempotencyKey: certificateEventId(eventType, subject, details, recipient),
+  }));
+}
+
+/** One outbox row per recipient with its event, for an event that has no alert (a revocation). */
+export function certificateEventNotifications(
+  eventType: CertificateEventType,
+  subject: CertificateEventSubject,
+  dependents: string[],
+  details: CertificateEventDetails,
 ): NewNotification[] {
-  const recipients: { service: string; relationship: 'owner' | 'relies-on' }[] = [
-    { service: subject.serviceName, relationship: 'owner' },
-    ...dependents.filter((d) => d !== subject.serviceName).map((service) => ({ service, relationship: 'relies-on' as const })),
-  ];
-  return recipients.map(({ service, relationship }) => {
-    const eventId = `evt_${createHash('sha256')
-      .update([eventType, subject.issuerName, subject.serialHex, details.threshold ?? details.reason ?? '', service].join('\n'))
-      .digest('hex')
-      .slice(0, 32)}`;
-    return {
-      recipientService: service,
-      eventType,
-      idempotencyKey: eventId,
-      payload: {
-        id: eventId,
-        type: eventType,
-        occurredAt: details.occurredAt.toISOString(),
-        service: subject.serviceName,
-        serial: subject.serialHex,
-        issuer: subject.issuerName,
-        profile: subject.profile,
-        notAfter: subject.notAfter.toISOString(),
-        ...(details.threshold ? { threshold: details.threshold } : {}),
-        ...(details.reason ? { reason: details.reason } : {}),
-        daysLeft: daysLeft(subject.notAfter, details.occurredAt),
-        recipient: service,
-        relationship,
-      },
-    };
+  return recipientsOf(subject, dependents).map((recipient) => {
+    const payload = certificateEventPayload(eventType, subject, details, recipient);
+    return { recipientService: recipient, eventType, idempotencyKey: payload.id, payload };
   });
 }

@@ -1,6 +1,7 @@
 import type { IssuerEnvironment, IssuerName } from './ca-hierarchy.ts';
 import type { StoredAuditEvent } from './audit-verification.ts';
 import type { CrlEntry } from './crl/crl-builder.ts';
+import type { CertificateEventType } from './lifecycle/certificate-event.ts';
 import type { RevocationReasonName } from './crl/revocation-reason.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
 import type { NamePolicy } from './name-policy.ts';
@@ -349,11 +350,19 @@ export interface DueCertificate {
   notAfter: Date;
 }
 
-/** An outbox row to create together with an alert. */
-export interface NewNotification {
+/**
+ * An outbox row to create together with an alert. It holds no event: the outbox builds the
+ * event from the alert (threshold, moment) and its certificate when the row is read
+ * (`certificateEventPayload`), so that flagging writes as little as it can.
+ */
+export interface FlagNotification {
   recipientService: string;
-  eventType: 'certificate.expiring' | 'certificate.expired' | 'certificate.revoked';
+  eventType: CertificateEventType;
   idempotencyKey: string;
+}
+
+/** An outbox row for an event without an alert (a revocation), with the event to send. */
+export interface NewNotification extends FlagNotification {
   payload: Record<string, unknown>;
 }
 
@@ -361,7 +370,7 @@ export interface NewFlag {
   threshold: string;
   flaggedAt: Date;
   /** Created only if the flag is new (a re-run never duplicates). */
-  notifications: NewNotification[];
+  notifications: FlagNotification[];
 }
 
 /** The flags one certificate raises in a scan, and when to look at it next. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type { IssuerName } from '../domain/ca-hierarchy.ts';
+import { certificateEventPayload, type CertificateEventType } from '../domain/lifecycle/certificate-event.ts';
 import type {
   AlertRecord,
   AlertStore,
@@ -48,10 +49,9 @@ const DEPENDENTS_OF = sqlStatement(
 // One statement, so one atomic unit: a flag that already exists is skipped with its
 // notifications (a re-run never notifies twice); the foreign keys between the new rows are
 // checked at the end of the statement. The input is json, not jsonb: it is read once, so
-// building jsonb's binary form of several hundred kilobytes would be wasted. Each notification's
-// payload comes as a JSON string cast to jsonb, not as a nested object: json_to_recordset takes a
-// nested object apart field by field, which cost ~17 ms for 600 payloads against ~9 ms as text
-// (auto_explain, PostgreSQL 15; the statement 39 → 31 ms for 300 due certificates).
+// building jsonb's binary form of several hundred kilobytes would be wasted. The notifications
+// carry no payload: it is built from the alert when read (see alertEvent), which took a fifth of
+// the scan's time off (BENCHMARKS.md, change 22).
 const RECORD_FLAGS = sqlStatement(
   'lifecycle_record_flags',
   `WITH new_alerts AS (
@@ -61,10 +61,10 @@ const RECORD_FLAGS = sqlStatement(
      ON CONFLICT (certificate_id, threshold) DO NOTHING
      RETURNING id
    ), new_notifications AS (
-     INSERT INTO notifications (id, recipient_id, alert_id, event_type, idempotency_key, payload, next_attempt_at)
-     SELECT n.id, s.id, n.alert_id, n.event_type, n.idempotency_key, n.payload::jsonb, n.next_attempt_at
+     INSERT INTO notifications (id, recipient_id, alert_id, event_type, idempotency_key, next_attempt_at)
+     SELECT n.id, s.id, n.alert_id, n.event_type, n.idempotency_key, n.next_attempt_at
      FROM json_to_recordset($2::json)
-       AS n(id uuid, alert_id uuid, recipient text, event_type text, idempotency_key text, payload text, next_attempt_at timestamptz)
+       AS n(id uuid, alert_id uuid, recipient text, event_type text, idempotency_key text, next_attempt_at timestamptz)
      JOIN new_alerts a ON a.id = n.alert_id
      JOIN services s ON s.name = n.recipient
      RETURNING id
@@ -124,6 +124,41 @@ function toAlert(row: AlertRow): AlertRecord {
   };
 }
 
+/** What the event of an expiry flag's notification is built from (see FlagNotification). */
+const ALERT_EVENT = {
+  select: {
+    threshold: true,
+    flaggedAt: true,
+    certificate: { select: { serialHex: true, profile: true, notAfter: true, issuer: { select: { name: true } }, service: { select: { name: true } } } },
+  },
+} as const;
+type AlertEventRow = Prisma.AlertGetPayload<typeof ALERT_EVENT>;
+
+const FLAG_EVENT_TYPES: ReadonlySet<string> = new Set<CertificateEventType>(['certificate.expiring', 'certificate.expired']);
+
+/**
+ * The event a notification sends: the one stored with it (a revocation), or, for an expiry
+ * flag's, the one built from its alert and the alert's certificate, exactly as the flag would
+ * have stored it. Every flag's notification names its alert, which cannot be deleted under it.
+ */
+function notificationEvent(row: { eventType: string; payload: Prisma.JsonValue; alert: AlertEventRow | null; recipient: { name: string } }): Record<string, unknown> {
+  if (row.payload !== null) return row.payload as Record<string, unknown>;
+  if (row.alert === null || !FLAG_EVENT_TYPES.has(row.eventType)) throw new Error(`a ${row.eventType} notification has neither an event nor an alert to build it from`);
+  const { certificate } = row.alert;
+  return certificateEventPayload(
+    row.eventType as CertificateEventType,
+    {
+      serialHex: certificate.serialHex,
+      serviceName: certificate.service?.name ?? '',
+      issuerName: certificate.issuer.name,
+      profile: certificate.profile,
+      notAfter: certificate.notAfter,
+    },
+    { threshold: row.alert.threshold, occurredAt: row.alert.flaggedAt },
+    row.recipient.name,
+  );
+}
+
 /** Arbitrary but fixed key of the advisory locks that serialise job claims (one per job). */
 const JOB_CLAIM_LOCK = 7_301_200;
 
@@ -148,7 +183,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
     return guardStorage(async () => {
       if (batch.length === 0) return 0;
       const alerts: { id: string; certificate_id: string; threshold: string; flagged_at: string }[] = [];
-      const notifications: { id: string; alert_id: string; recipient: string; event_type: string; idempotency_key: string; payload: unknown; next_attempt_at: string }[] = [];
+      const notifications: { id: string; alert_id: string; recipient: string; event_type: string; idempotency_key: string; next_attempt_at: string }[] = [];
       for (const { certificateId, flags } of batch) {
         for (const flag of flags) {
           const alertId = randomUUID();
@@ -160,7 +195,6 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
               recipient: notification.recipientService,
               event_type: notification.eventType,
               idempotency_key: notification.idempotencyKey,
-              payload: JSON.stringify(notification.payload),
               next_attempt_at: flag.flaggedAt.toISOString(),
             });
           }
@@ -239,7 +273,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
         await tx.notification.updateMany({ where: { id: { in: ids.map((r) => r.id) } }, data: { nextAttemptAt: leaseUntil } });
         const rows = await tx.notification.findMany({
           where: { id: { in: ids.map((r) => r.id) } },
-          include: { recipient: { select: { name: true, webhookUrl: true, webhookSecretEncrypted: true } } },
+          include: { recipient: { select: { name: true, webhookUrl: true, webhookSecretEncrypted: true } }, alert: ALERT_EVENT },
         });
         return rows.map((row) => ({
           id: row.id,
@@ -248,7 +282,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
           webhookSecretSealed: row.recipient.webhookSecretEncrypted ? new Uint8Array(row.recipient.webhookSecretEncrypted) : undefined,
           eventType: row.eventType,
           idempotencyKey: row.idempotencyKey,
-          payload: row.payload as Record<string, unknown>,
+          payload: notificationEvent(row),
           attempts: row.attempts,
         }));
       }),
@@ -305,7 +339,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
     return guardStorage(async () => {
       const rows = await this.prisma.notification.findMany({
         where: { ...(filter.status ? { status: filter.status } : {}), ...(filter.serviceName ? { recipient: { name: filter.serviceName } } : {}) },
-        include: { recipient: { select: { name: true } } },
+        include: { recipient: { select: { name: true } }, alert: ALERT_EVENT },
         orderBy: { createdAt: 'desc' },
         take: filter.limit,
       });
@@ -320,7 +354,7 @@ export class PrismaLifecycleRepository implements LifecycleStore, ServiceGraph, 
         deliveredAt: row.deliveredAt ?? undefined,
         createdAt: row.createdAt,
         idempotencyKey: row.idempotencyKey,
-        payload: row.payload as Record<string, unknown>,
+        payload: notificationEvent(row),
       }));
     });
   }

@@ -3,6 +3,7 @@ import { randomBytes, webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
 import { ExpiryScanService } from '../../../src/app/expiry-scan.service.ts';
+import { certificateEventNotifications } from '../../../src/app/lifecycle-events.ts';
 import { DEFAULT_PROFILES } from '../../../src/domain/default-profiles.ts';
 import type { AuditEntry, CertificateFlags, LifecycleStore, NewCertificateRecord } from '../../../src/domain/ports.ts';
 import { ProfileCatalog } from '../../../src/domain/profile-catalog.ts';
@@ -21,7 +22,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/test-databa
  * The expiry scan's schedule (certificate_flag_schedule) on real PostgreSQL: written with the
  * certificate on both issuance paths, read by dueForFlagging, moved or dropped by recordFlags,
  * and dropped when the certificate is revoked or superseded, so the scan never looks at it again;
- * and the scan's writers, whose transactions run side by side.
+ * and the scan's writers, whose transactions run side by side; and the events of the flags'
+ * notifications, which the outbox builds from their alerts.
  */
 
 const NOW = new Date('2026-11-28T12:00:00.000Z');
@@ -195,5 +197,60 @@ describe('the expiry flag schedule on real PostgreSQL', () => {
     assert.equal(await scanner.scan(), 2 * failed.length);
     assert.deepEqual(await flagsOf(ids), expectedFlags(ids));
     assert.deepEqual(await lifecycle.dueForFlagging(scanAt, 100), []);
+  });
+
+  it("a flag's notifications store no event; the outbox builds the one a stored event would be, and their alert cannot be deleted", async () => {
+    const RELYING = 'relies-on-schedule-svc';
+    const relying = await prisma.service.create({ data: { name: RELYING, owner: 'test', dnsNames: ['*.relying.test'], ipAddresses: [], uris: [], profiles: ['peer'] } });
+    const owner = await prisma.service.findUniqueOrThrow({ where: { name: SERVICE } });
+    await prisma.serviceDependency.create({ data: { serviceId: relying.id, reliesOnId: owner.id } });
+    try {
+      const certificate = record('events', FIRST_FLAG, new Date('2027-01-20T12:00:00.000Z'));
+      await certificates.recordIssued(certificate, issuedAudit(certificate));
+      const id = await idOf(certificate);
+      const scanAt = new Date('2027-01-08T12:00:00.000Z');
+      const profiles = ProfileCatalog.fromConfig(DEFAULT_PROFILES, () => 10 * 365 * 86_400);
+      assert.equal(await new ExpiryScanService(lifecycle, lifecycle, profiles, { now: () => scanAt }).scan(), 2);
+
+      const rows = await prisma.notification.findMany({ where: { alert: { certificateId: id } }, select: { payload: true } });
+      assert.equal(rows.length, 4);
+      assert.ok(rows.every((row) => row.payload === null));
+
+      // The events as the webhook contract states them, written out here rather than built by the code under test.
+      const event = (threshold: string, recipient: string) => ({
+        type: 'certificate.expiring',
+        occurredAt: '2027-01-08T12:00:00.000Z',
+        service: SERVICE,
+        serial: certificate.facts.serialHex,
+        issuer: 'intermediate',
+        profile: 'peer',
+        notAfter: '2027-01-20T12:00:00.000Z',
+        threshold,
+        daysLeft: 12,
+        recipient,
+        relationship: recipient === SERVICE ? 'owner' : 'relies-on',
+      });
+      const expected = ['14d', '75%'].flatMap((threshold) => [event(threshold, SERVICE), event(threshold, RELYING)]);
+      const withoutIds = (events: Record<string, unknown>[]) =>
+        events.map(({ id: _id, ...rest }) => rest).sort((a, b) => `${String(a.threshold)} ${String(a.recipient)}`.localeCompare(`${String(b.threshold)} ${String(b.recipient)}`));
+      // The ids are the idempotency keys the scan wrote, and those it would have stored before.
+      const storedIds = ['14d', '75%']
+        .flatMap((threshold) => certificateEventNotifications('certificate.expiring', { serialHex: certificate.facts.serialHex, serviceName: SERVICE, issuerName: 'intermediate', profile: 'peer', notAfter: certificate.facts.notAfter }, [RELYING], { threshold, occurredAt: scanAt }))
+        .map((notification) => notification.idempotencyKey)
+        .sort();
+      const listed = (await lifecycle.listNotifications({ limit: 100 })).filter((n) => n.payload.serial === certificate.facts.serialHex);
+      assert.deepEqual(withoutIds(listed.map((n) => n.payload)), withoutIds(expected));
+      assert.deepEqual(listed.map((n) => n.idempotencyKey).sort(), storedIds);
+      assert.deepEqual(listed.map((n) => n.payload.id).sort(), storedIds);
+      const claimed = (await lifecycle.claimDue(scanAt, 100, new Date(scanAt.getTime() + 60_000))).filter((n) => n.payload.serial === certificate.facts.serialHex);
+      assert.deepEqual(withoutIds(claimed.map((n) => n.payload)), withoutIds(expected));
+      assert.deepEqual(claimed.map((n) => n.payload.id).sort(), storedIds);
+      assert.deepEqual(claimed.map((n) => n.recipientService).sort(), [RELYING, RELYING, SERVICE, SERVICE]);
+
+      await assert.rejects(prisma.alert.deleteMany({ where: { certificateId: id } }));
+      assert.equal(await prisma.notification.count({ where: { alert: { certificateId: id } } }), 4);
+    } finally {
+      await prisma.serviceDependency.deleteMany({ where: { serviceId: relying.id } });
+    }
   });
 });
