@@ -50,8 +50,8 @@ const DEPENDENTS_OF = sqlStatement(
 // notifications (a re-run never notifies twice); the foreign keys between the new rows are
 // checked at the end of the statement. The input is json, not jsonb: it is read once, so
 // building jsonb's binary form of several hundred kilobytes would be wasted. The notifications
-// carry no payload: it is built from the alert when read (see alertEvent), which took a fifth of
-// the scan's time off (BENCHMARKS.md, change 22).
+// carry no event: it is built from the alert when read (notificationEvent), which left the scan
+// much less to write (BENCHMARKS.md, change 22).
 const RECORD_FLAGS = sqlStatement(
   'lifecycle_record_flags',
   `WITH new_alerts AS (
