@@ -7,8 +7,6 @@ import {
   type CertificateEventType,
 } from '../domain/lifecycle/certificate-event.ts';
 
-export type { CertificateEventSubject } from '../domain/lifecycle/certificate-event.ts';
-
 /** The owning service first, then every service that relies on it. */
 function recipientsOf(subject: CertificateEventSubject, dependents: string[]): string[] {
   return [subject.serviceName, ...dependents.filter((d) => d !== subject.serviceName)];

@@ -1,9 +1,9 @@
 import type { IssuerEnvironment, IssuerName } from './ca-hierarchy.ts';
 import type { StoredAuditEvent } from './audit-verification.ts';
 import type { CrlEntry } from './crl/crl-builder.ts';
-import type { CertificateEventType } from './lifecycle/certificate-event.ts';
 import type { RevocationReasonName } from './crl/revocation-reason.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
+import type { CertificateEventType } from './lifecycle/certificate-event.ts';
 import type { NamePolicy } from './name-policy.ts';
 import type { ApiRole } from './principal.ts';
 import type { CertificateFacts } from './x509/certificate-facts.ts';
