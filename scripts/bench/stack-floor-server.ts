@@ -2,8 +2,8 @@
  * The server half of `stack-floor.ts`: the same stack as Trustroot's issuance route (Node's
  * HTTPS with the API listener's TLS settings, express with its JSON body parser, `pg` prepared
  * statements, every request committed before its answer) doing none of Trustroot's work: no
- * authentication, validation, CSR parsing, lint or audit, and in the `necessary-work` shape only
- * the cryptography every issuance needs. What it costs is the floor of
+ * authentication, validation, CSR parsing, lint or audit; the `+crypto` shapes add only the
+ * cryptography every issuance needs. What it costs is the floor of
  * the stack and the database on this machine. Configured by its parent through the environment:
  * FLOOR_DATABASE_URL, FLOOR_TLS_KEY / FLOOR_TLS_CERT (PEM), FLOOR_SHAPE. Prints `listening <port>`.
  */
@@ -14,7 +14,7 @@ import pg from 'pg';
 import { tlsContextOptions } from '../../src/http/listeners.ts';
 import { sendTogether } from '../../src/storage/sql-session.ts';
 
-export type FloorShape = 'one-commit' | 'trustroot-round-trips' | 'necessary-work';
+export type FloorShape = 'one-commit' | 'trustroot-round-trips' | 'one-commit+crypto' | 'trustroot-round-trips+crypto';
 
 const shape = process.env.FLOOR_SHAPE as FloorShape;
 // In pipeline mode, as Trustroot's pool (src/storage/prisma-client.ts).
@@ -69,15 +69,21 @@ async function necessaryCrypto(csrPem: string): Promise<Buffer> {
   return leaf;
 }
 
-/** What a request costs the database. */
-async function store(body: string, afterLookup: () => Promise<unknown>): Promise<string> {
-  if (shape === 'one-commit') return (await pool.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
+/**
+ * What a request costs the database; `work` runs where Trustroot checks the CSR and signs (after
+ * the token's read, before the transaction).
+ */
+async function store(body: string, work: () => Promise<unknown>): Promise<string> {
+  if (shape === 'one-commit' || shape === 'one-commit+crypto') {
+    await work();
+    return (await pool.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
+  }
   // Trustroot's round trips for a lone bootstrap issuance: the token with its service, then a
   // transaction of two (BEGIN, blocked keys checked and token consumed, the audit lock with the
   // read of the chain's last hash, in one write; then the insert with COMMIT), as
   // src/storage/issuance-group-writer.ts sends them.
   await pool.query({ ...LOOKUP, values: [1] });
-  await afterLookup();
+  await work();
   const client = await pool.connect();
   try {
     await Promise.all(sendTogether(client, () => [client.query('BEGIN'), client.query({ ...CONSUME, values: [4] }), client.query('SELECT pg_advisory_xact_lock(42); SELECT 1')]));
@@ -95,7 +101,7 @@ const app = express();
 app.disable('x-powered-by');
 app.post('/v1/certificates', express.json({ limit: '64kb' }), (req, res, next) => {
   const { csr } = req.body as { csr?: string };
-  store(csr ?? '', () => (shape === 'necessary-work' ? necessaryCrypto(csr ?? '') : Promise.resolve())).then(
+  store(csr ?? '', () => (shape.endsWith('+crypto') ? necessaryCrypto(csr ?? '') : Promise.resolve())).then(
     (id) => res.status(201).json({ id, certificatePem, chainPem: certificatePem }),
     next,
   );

@@ -3,12 +3,12 @@
  * machine? Starts `stack-floor-server.ts` (Node's HTTPS with Trustroot's TLS settings, express,
  * `pg`, a commit per request, and nothing else) in a child process with the server's Node
  * options, and loads it exactly as the issuance benchmark loads Trustroot (keep-alive HTTPS,
- * the same P-256 CSRs as the JSON body, closed loop at concurrency 1 and 32). Three shapes:
+ * the same P-256 CSRs as the JSON body, closed loop at concurrency 1 and 32). Four shapes:
  * `one-commit` (a single INSERT, autocommit: the least a stored issuance can cost),
  * `trustroot-round-trips` (Trustroot's three round trips for a lone request since change 17,
- * each request its own transaction) and `necessary-work` (those round trips with the
- * cryptography no issuance can skip between the first and the second: the CSR key's import and
- * signature check, the leaf's signature, its serial and hashes). Each line: requests/s, p50/p99, CPU per request of the
+ * each request its own transaction), and each of the two `+crypto`: with the cryptography no
+ * issuance can skip (the CSR key's import and signature check, the leaf's signature, its serial
+ * and hashes, as Trustroot does them) where Trustroot does it. Each line: requests/s, p50/p99, CPU per request of the
  * server and of the whole machine. `BENCH_DATABASE_URL` as for `npm run bench`; `ROUNDS` (default 3). Not part of
  * `npm run bench`: an experiment whose answer is recorded in BENCHMARKS.md.
  */
@@ -87,7 +87,7 @@ async function measure(shape: FloorShape, databaseUrl: string, tls: { keyPem: st
       const machineMs = ((await machineBusySeconds()) - machineBefore) * 1000;
       client.close();
       log(
-        `${shape.padEnd(21)} c=${String(concurrency).padStart(2)}: ${result.perSecond.toFixed(0)} requests/s, p50 ${result.p50Ms.toFixed(1)} ms, ` +
+        `${shape.padEnd(28)} c=${String(concurrency).padStart(2)}: ${result.perSecond.toFixed(0)} requests/s, p50 ${result.p50Ms.toFixed(1)} ms, ` +
           `p99 ${result.p99Ms.toFixed(1)} ms, errors ${result.errors}, CPU per request: server ${(serverMs / REQUESTS).toFixed(2)} ms, machine ${(machineMs / REQUESTS).toFixed(2)} ms`,
       );
       if (result.errors > 0) throw new Error(`requests failed: ${result.errorSamples.join('; ')}`);
@@ -105,7 +105,7 @@ try {
   const tls = await selfSignedTls();
   const csrs = await makeCsrs(Array.from({ length: 500 }, (_, i) => `f${i}.bench.svc`));
   for (let index = 0; index < rounds; index += 1) {
-    for (const shape of ['one-commit', 'trustroot-round-trips', 'necessary-work'] as const) await measure(shape, database.url, tls, csrs);
+    for (const shape of ['one-commit', 'one-commit+crypto', 'trustroot-round-trips', 'trustroot-round-trips+crypto'] as const) await measure(shape, database.url, tls, csrs);
   }
 } finally {
   await database.close();
