@@ -48,6 +48,7 @@ import { WrongPassphraseError } from '../keys/key-encryption.ts';
 import { resolveKeyPassphrase } from '../keys/key-passphrase.ts';
 import { PrismaCertificateRepository } from '../storage/certificate.repository.ts';
 import { PrismaDatabaseHealth } from '../storage/database-health.ts';
+import { isDatabaseUpToDate } from '../storage/database-migrations.ts';
 import { migrateDatabaseInChildProcess } from '../storage/migrate-in-child-process.ts';
 import { startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../storage/embedded-postgres.ts';
 import { PrismaIssuerRepository } from '../storage/issuer.repository.ts';
@@ -102,7 +103,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       onRetry: (attempt, delayMs, error) =>
         logger.warn({ attempt, retryInMs: delayMs, reason: error.message }, 'database not reachable yet; retrying'),
     });
-    const applied = await migrateDatabaseInChildProcess(connectionString);
+    const applied = (await isDatabaseUpToDate(connectionString)) ? [] : await migrateDatabaseInChildProcess(connectionString);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   } catch (error) {
     await embedded?.stop();

@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { poolConfigFromUrl } from './pool-config.ts';
 import { applyMigrations, diffMigrationsToSchema, type SchemaEngineLocation } from './schema-engine.ts';
 
 /** The folder holding package.json, found upward from this file (works from src/ and dist/). */
@@ -30,4 +34,41 @@ export function migrateDatabase(connectionString: string): Promise<string[]> {
 /** SQL of the next migration (empty when `schema.prisma` matches the migrations). */
 export function pendingSchemaChanges(connectionString: string): Promise<string> {
   return diffMigrationsToSchema(connectionString, schemaLocation());
+}
+
+/** `prisma/migrations/<name>/migration.sql` by name, with the SHA-256 (hex) Prisma records as its checksum. */
+async function localMigrationChecksums(migrationsDir: string): Promise<Map<string, string>> {
+  const entries = await readdir(migrationsDir, { withFileTypes: true });
+  const folders = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const checksums = await Promise.all(
+    folders.map(async (name) => [name, createHash('sha256').update(await readFile(path.join(migrationsDir, name, 'migration.sql'))).digest('hex')] as const),
+  );
+  return new Map(checksums);
+}
+
+/**
+ * True when applying the migrations would do nothing: `_prisma_migrations` records exactly the
+ * local migrations, each finished, none failed, each with the checksum of its file as it is now.
+ * A server restarting on its database then skips the schema engine, a ~40 MB WebAssembly module
+ * that costs about a second of CPU and a child process to load. Anything else (no such table, a
+ * migration missing, failed, edited or unknown here, no connection) answers false, and the
+ * engine decides and reports, as it always did. Rolled-back rows are history, not state, as for
+ * the engine.
+ */
+export async function isDatabaseUpToDate(connectionString: string): Promise<boolean> {
+  const local = await localMigrationChecksums(schemaLocation().migrationsDir);
+  const client = new pg.Client({ ...poolConfigFromUrl(connectionString), connectionTimeoutMillis: 5_000 });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ name: string; checksum: string; finished: boolean }>(
+      `SELECT migration_name AS name, checksum, finished_at IS NOT NULL AS finished
+       FROM _prisma_migrations WHERE rolled_back_at IS NULL`,
+    );
+    const names = new Set(rows.map((row) => row.name));
+    return names.size === rows.length && rows.length === local.size && rows.every((row) => row.finished && local.get(row.name) === row.checksum);
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

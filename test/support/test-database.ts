@@ -14,21 +14,33 @@ function serverUrl(): string {
 }
 
 /**
- * Creates a new empty database on the test server (TEST_DATABASE_URL), so that each test file
- * starts clean and files can run in parallel. `drop()` removes it.
+ * Creates a new database on the test server (TEST_DATABASE_URL), so that each test file starts
+ * clean and files can run in parallel. `drop()` removes it. Under `npm test` it is a copy of the
+ * run's migrated template (TEST_TEMPLATE_DATABASE, see scripts/run-tests.ts), so that a
+ * Trustroot started on it finds its schema up to date instead of loading the schema engine
+ * again; without one it is empty, and Trustroot migrates it at start.
  */
 export function createTestDatabase(): Promise<TestDatabase> {
+  return createScratchDatabase(serverUrl(), 'trustroot_test', process.env.TEST_TEMPLATE_DATABASE);
+}
+
+/** A new empty database on the test server, for the tests of the migrations themselves. */
+export function createEmptyTestDatabase(): Promise<TestDatabase> {
   return createScratchDatabase(serverUrl(), 'trustroot_test');
 }
 
-/** A new empty database named `<prefix>_<random>` on the server `serverUrl` points at; `drop()` removes it. */
-export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<TestDatabase> {
+/**
+ * A new database named `<prefix>_<random>` on the server `serverUrl` points at, empty or a copy of
+ * the database `template` (which nobody may be connected to); `drop()` removes it.
+ */
+export async function createScratchDatabase(serverUrl: string, prefix: string, template?: string): Promise<TestDatabase> {
   const base = new URL(serverUrl);
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  if (template !== undefined && !/^[a-z0-9_]+$/.test(template)) throw new Error(`not a database name: ${template}`);
   const admin = new pg.Client({ connectionString: base.toString() });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${name}${template === undefined ? '' : ` TEMPLATE ${template}`}`);
   } finally {
     await admin.end();
   }

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { migrateDatabase, pendingSchemaChanges } from '../../../src/storage/database-migrations.ts';
+import { isDatabaseUpToDate, migrateDatabase, pendingSchemaChanges } from '../../../src/storage/database-migrations.ts';
 import { migrateDatabaseInChildProcess } from '../../../src/storage/migrate-in-child-process.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createEmptyTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
 describe('database migrations (Prisma schema engine, WebAssembly)', () => {
   let database: TestDatabase;
   before(async () => {
-    database = await createTestDatabase();
+    database = await createEmptyTestDatabase();
   });
   after(() => database.drop());
 
@@ -63,7 +63,7 @@ describe('database migrations (Prisma schema engine, WebAssembly)', () => {
 describe('database migrations in a child process (what the server does at start)', () => {
   let database: TestDatabase;
   before(async () => {
-    database = await createTestDatabase();
+    database = await createEmptyTestDatabase();
   });
   after(() => database.drop());
 
@@ -78,5 +78,72 @@ describe('database migrations in a child process (what the server does at start)
     const unreachable = new URL(database.url);
     unreachable.port = '1';
     await assert.rejects(migrateDatabaseInChildProcess(unreachable.href), /Can't reach database server/);
+  });
+});
+
+describe('whether a database is up to date (what lets a restart skip the schema engine)', () => {
+  let database: TestDatabase;
+  let client: pg.Client;
+  before(async () => {
+    database = await createEmptyTestDatabase();
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+  });
+  after(async () => {
+    await client.end();
+    await database.drop();
+  });
+
+  /** Asks after `change`, then puts `_prisma_migrations` back as the migration left it. */
+  async function upToDateAfter(change: string): Promise<boolean> {
+    await client.query(change);
+    try {
+      return await isDatabaseUpToDate(database.url);
+    } finally {
+      await client.query('DELETE FROM _prisma_migrations; INSERT INTO _prisma_migrations SELECT * FROM migrations_as_applied');
+    }
+  }
+
+  it('is not, empty; is, once migrated', async () => {
+    assert.equal(await isDatabaseUpToDate(database.url), false);
+    await migrateDatabase(database.url);
+    assert.equal(await isDatabaseUpToDate(database.url), true);
+    await client.query('CREATE TABLE migrations_as_applied AS SELECT * FROM _prisma_migrations');
+  });
+
+  it('is not when a migration is missing, failed, edited since, or unknown here', async () => {
+    const first = '(SELECT min(migration_name) FROM migrations_as_applied)';
+    const last = '(SELECT max(migration_name) FROM migrations_as_applied)';
+    assert.equal(await upToDateAfter(`DELETE FROM _prisma_migrations WHERE migration_name = ${last}`), false);
+    assert.equal(await upToDateAfter(`UPDATE _prisma_migrations SET finished_at = NULL WHERE migration_name = ${last}`), false);
+    assert.equal(await upToDateAfter(`UPDATE _prisma_migrations SET checksum = repeat('0', 64) WHERE migration_name = ${last}`), false);
+    assert.equal(
+      await upToDateAfter(`INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+                          VALUES ('unknown', repeat('0', 64), '29990101000000_from_a_newer_release', now(), now(), 1)`),
+      false,
+    );
+    // As many rows as migrations, but one of them twice and the last not at all.
+    assert.equal(
+      await upToDateAfter(`INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+                             SELECT 'twice', checksum, migration_name, now(), now(), 1 FROM _prisma_migrations WHERE migration_name = ${first};
+                           DELETE FROM _prisma_migrations WHERE migration_name = ${last}`),
+      false,
+    );
+    assert.equal(await isDatabaseUpToDate(database.url), true, 'each case was undone');
+  });
+
+  it('ignores a rolled-back attempt, as the engine does', async () => {
+    assert.equal(
+      await upToDateAfter(`INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, rolled_back_at, applied_steps_count)
+                          SELECT 'rolled-back', repeat('0', 64), migration_name, now(), now(), 0 FROM _prisma_migrations
+                          WHERE migration_name = (SELECT max(migration_name) FROM _prisma_migrations)`),
+      true,
+    );
+  });
+
+  it('is not when the database cannot be reached (the engine then says why)', async () => {
+    const unreachable = new URL(database.url);
+    unreachable.port = '1';
+    assert.equal(await isDatabaseUpToDate(unreachable.href), false);
   });
 });
