@@ -3,13 +3,17 @@
  *
  * Database: TEST_DATABASE_URL when set (each test file creates and drops its own database on
  * that server); otherwise a real, embedded PostgreSQL started here in a scratch folder and
- * stopped at the end. `--only <path-prefix>` narrows the files (e.g. `--only integration/storage`).
+ * stopped at the end. On it, one database migrated for the whole run, the template every test
+ * database is copied from (TEST_TEMPLATE_DATABASE). `--only <path-prefix>` narrows the files (e.g.
+ * `--only integration/storage`).
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { migrateDatabase } from '../src/storage/database-migrations.ts';
 import { startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../src/storage/embedded-postgres.ts';
+import { createScratchDatabase } from '../test/support/test-database.ts';
 import { freePort } from '../test/support/free-port.ts';
 
 async function testFiles(dir: string): Promise<string[]> {
@@ -43,6 +47,14 @@ if (!env.TEST_DATABASE_URL) {
   process.stdout.write('test database: TEST_DATABASE_URL\n');
 }
 
+// One database migrated once for the whole run, which createTestDatabase copies (test/support/
+// test-database.ts): each of the many Trustroots the tests start then finds its schema up to date
+// and skips the schema engine, about a second of CPU each. The migrations themselves are tested
+// from empty databases (test/integration/storage/migrations.test.ts).
+const template = await createScratchDatabase(env.TEST_DATABASE_URL, 'trustroot_template');
+await migrateDatabase(template.url);
+env.TEST_TEMPLATE_DATABASE = new URL(template.url).pathname.slice(1);
+
 // Every secret the tests handle and every line Trustroot logged are collected here, and checked
 // against each other once the run is over: no secret may ever appear in a log.
 const ledger = await mkdtemp(path.join(tmpdir(), 'trustroot-test-ledger-'));
@@ -54,6 +66,7 @@ const child = spawn(
   { stdio: 'inherit', env },
 );
 const code = await new Promise<number>((resolve) => child.on('exit', (status) => resolve(status ?? 1)));
+await template.drop();
 await embedded?.stop();
 if (scratch) await rm(scratch, { recursive: true, force: true });
 const leaks = await findLeakedSecrets(ledger);
