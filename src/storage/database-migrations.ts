@@ -51,14 +51,14 @@ async function localMigrationChecksums(migrationsDir: string): Promise<Map<strin
  * local migrations, each finished, none failed, each with the checksum of its file as it is now.
  * A server restarting on its database then skips the schema engine, a ~40 MB WebAssembly module
  * that costs about a second of CPU and a child process to load. Anything else (no such table, a
- * migration missing, failed, edited or unknown here, no connection) answers false, and the
- * engine decides and reports, as it always did. Rolled-back rows are history, not state, as for
- * the engine.
+ * migration missing, failed, edited or unknown here, no connection, no migrations folder to read)
+ * answers false, and the engine decides and reports, as it always did. Rolled-back rows are
+ * history, not state, as for the engine.
  */
 export async function isDatabaseUpToDate(connectionString: string): Promise<boolean> {
-  const local = await localMigrationChecksums(schemaLocation().migrationsDir);
   const client = new pg.Client({ ...poolConfigFromUrl(connectionString), connectionTimeoutMillis: 5_000 });
   try {
+    const local = await localMigrationChecksums(schemaLocation().migrationsDir);
     await client.connect();
     const { rows } = await client.query<{ name: string; checksum: string; finished: boolean }>(
       `SELECT migration_name AS name, checksum, finished_at IS NOT NULL AS finished
