@@ -1,6 +1,17 @@
 import pg from 'pg';
-import { migrateDatabase } from '../../src/storage/database-migrations.ts';
-import { createTestDatabase } from './test-database.ts';
+import { isDatabaseUpToDate, migrateDatabase } from '../../src/storage/database-migrations.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
+
+/**
+ * A fresh database of the test server with the schema migrated. Under `npm test` it is a copy
+ * of the run's migrated template, and the schema engine is not loaded again for it; run on its
+ * own, the file's database is migrated here.
+ */
+export async function createMigratedTestDatabase(): Promise<TestDatabase> {
+  const database = await createTestDatabase();
+  if (!(await isDatabaseUpToDate(database.url))) await migrateDatabase(database.url);
+  return database;
+}
 
 /** A fresh database of the test server with the schema migrated, and one plain connection to it. */
 export interface MigratedTestDatabase {
@@ -14,8 +25,7 @@ export interface MigratedTestDatabase {
  * the repositories. Its own module, so that `test-database.ts` does not load the migrations.
  */
 export async function openMigratedTestDatabase(): Promise<MigratedTestDatabase> {
-  const database = await createTestDatabase();
-  await migrateDatabase(database.url);
+  const database = await createMigratedTestDatabase();
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   return {

@@ -4,9 +4,9 @@ import pg from 'pg';
 import { AuditService } from '../../../src/app/audit.service.ts';
 import { PrismaAuditRepository } from '../../../src/storage/audit.repository.ts';
 import { appendAuditEntries } from '../../../src/storage/audit-appender.ts';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createMigratedTestDatabase } from '../../support/migrated-database.ts';
+import type { TestDatabase } from '../../support/test-database.ts';
 
 /** Runs SQL as the database owner with the append-only triggers disabled: a tamperer with full access. */
 async function tamper(url: string, sql: string, params: unknown[] = []): Promise<void> {
@@ -29,8 +29,7 @@ describe('the audit trail: append-only and hash-chained', () => {
   let audit: AuditService;
 
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
+    database = await createMigratedTestDatabase();
     prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
     audit = new AuditService(new PrismaAuditRepository(prisma));
   });

@@ -9,14 +9,14 @@ import type { AuditEntry, CertificateFlags, LifecycleStore, NewCertificateRecord
 import { ProfileCatalog } from '../../../src/domain/profile-catalog.ts';
 import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
 import { PrismaLifecycleRepository } from '../../../src/storage/lifecycle.repository.ts';
 import { createPrismaClient, sqlPoolOf, type PrismaClient } from '../../../src/storage/prisma-client.ts';
 import { PrismaRevocationRepository } from '../../../src/storage/revocation.repository.ts';
 import { MemoryKeyStore } from '../../support/memory-key-store.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createMigratedTestDatabase } from '../../support/migrated-database.ts';
+import type { TestDatabase } from '../../support/test-database.ts';
 
 /*
  * The expiry scan's schedule (certificate_flag_schedule) on real PostgreSQL: written with the
@@ -73,8 +73,7 @@ describe('the expiry flag schedule on real PostgreSQL', () => {
   }
 
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
+    database = await createMigratedTestDatabase();
     prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
     await loadOrCreateCaHierarchy({ issuers: new PrismaIssuerRepository(prisma), keys: new MemoryKeyStore(), clock, random, publicHttpUrl: 'http://ca.test' });
     await prisma.service.create({ data: { name: SERVICE, owner: 'test', dnsNames: ['*.schedule.test'], ipAddresses: [], uris: [], profiles: ['peer'] } });

@@ -7,13 +7,13 @@ import type { AuditEntry, IssuanceCommitOutcome, PendingIssuance } from '../../.
 import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
 import { PrismaAuditRepository } from '../../../src/storage/audit.repository.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
 import { PrismaRevocationRepository } from '../../../src/storage/revocation.repository.ts';
 import { createPrismaClient, sqlPoolOf, type PrismaClient } from '../../../src/storage/prisma-client.ts';
 import { MemoryKeyStore } from '../../support/memory-key-store.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createMigratedTestDatabase } from '../../support/migrated-database.ts';
+import type { TestDatabase } from '../../support/test-database.ts';
 
 /*
  * Group commit of issuances on real PostgreSQL: several requests' tokens, certificates and audit
@@ -81,8 +81,7 @@ describe('group commit of issuances on real PostgreSQL', () => {
   }
 
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
+    database = await createMigratedTestDatabase();
     prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
     await loadOrCreateCaHierarchy({ issuers: new PrismaIssuerRepository(prisma), keys: new MemoryKeyStore(), clock, random, publicHttpUrl: 'http://ca.test' });
     const service = await prisma.service.create({ data: { name: 'group-svc', owner: 'test', dnsNames: ['*.group.test'], ipAddresses: [], uris: [], profiles: ['peer'] } });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DomainError } from '../../../src/domain/errors.ts';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { PrismaMetricsRepository } from '../../../src/storage/metrics.repository.ts';
 import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createMigratedTestDatabase } from '../../support/migrated-database.ts';
+import type { TestDatabase } from '../../support/test-database.ts';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
 const HOUR = 3600 * 1000;
@@ -94,8 +94,7 @@ describe('PrismaMetricsRepository on real PostgreSQL', () => {
   }
 
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
+    database = await createMigratedTestDatabase();
     prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
     repository = new PrismaMetricsRepository(prisma);
 

@@ -5,13 +5,13 @@ import { auditEventHash } from '../../../src/domain/audit-chain.ts';
 import { loadOrCreateCaHierarchy } from '../../../src/app/ca-hierarchy.service.ts';
 import type { AuditEntry } from '../../../src/domain/ports.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
-import { migrateDatabase } from '../../../src/storage/database-migrations.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
 import { PrismaServiceRepository } from '../../../src/storage/service.repository.ts';
 import { PrismaTokenRepository } from '../../../src/storage/token.repository.ts';
 import { createPrismaClient, type PrismaClient } from '../../../src/storage/prisma-client.ts';
 import { MemoryKeyStore } from '../../support/memory-key-store.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { createMigratedTestDatabase } from '../../support/migrated-database.ts';
+import type { TestDatabase } from '../../support/test-database.ts';
 
 const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
 const random = { bytes: (n: number) => webcrypto.getRandomValues(new Uint8Array(n)) };
@@ -20,8 +20,7 @@ describe('storage repositories on real PostgreSQL', () => {
   let database: TestDatabase;
   let prisma: PrismaClient;
   before(async () => {
-    database = await createTestDatabase();
-    await migrateDatabase(database.url);
+    database = await createMigratedTestDatabase();
     prisma = createPrismaClient(database.url, { queryTimeoutSeconds: 5 });
   });
   after(async () => {
