@@ -1,11 +1,11 @@
 /**
- * The server half of `stack-floor.ts`: the same stack as Trustroot's issuance route (Node's
- * HTTPS with the API listener's TLS settings, express with its JSON body parser, `pg` prepared
+ * The server half of `stack-floor.ts`: the same stack as Trustroot's issuance route (Node's HTTPS
+ * with the API listener's TLS settings, express with its JSON body parser, `pg` prepared
  * statements, every request committed before its answer) doing none of Trustroot's work: no
  * authentication, validation, CSR parsing, lint or audit; the `+crypto` shapes add only the
- * cryptography every issuance needs. What it costs is the floor of
- * the stack and the database on this machine. Configured by its parent through the environment:
- * FLOOR_DATABASE_URL, FLOOR_TLS_KEY / FLOOR_TLS_CERT (PEM), FLOOR_SHAPE. Prints `listening <port>`.
+ * cryptography every issuance needs. What it costs is the floor of the stack and the database on
+ * this machine. Configured by its parent through the environment: FLOOR_DATABASE_URL, FLOOR_TLS_KEY
+ * / FLOOR_TLS_CERT (PEM), FLOOR_SHAPE. Prints `listening <port>`.
  */
 import { createHash, generateKeyPairSync, KeyObject, randomFillSync, sign, verify, webcrypto } from 'node:crypto';
 import https from 'node:https';

@@ -1,15 +1,15 @@
 /**
  * `node --import tsx scripts/bench/stack-floor.ts`: how fast can the stack itself go on this
  * machine? Starts `stack-floor-server.ts` (Node's HTTPS with Trustroot's TLS settings, express,
- * `pg`, a commit per request, and nothing else) in a child process with the server's Node
- * options, and loads it exactly as the issuance benchmark loads Trustroot (keep-alive HTTPS,
- * the same P-256 CSRs as the JSON body, closed loop at concurrency 1 and 32). Four shapes:
- * `one-commit` (a single INSERT, autocommit: the least a stored issuance can cost),
- * `trustroot-round-trips` (Trustroot's three round trips for a lone request since change 17,
- * each request its own transaction), and each of the two `+crypto`: with the cryptography no
- * issuance can skip (the CSR key's import and signature check, the leaf's signature, its serial
- * and hashes, as Trustroot does them) where Trustroot does it. Each line: requests/s, p50/p99, CPU per request of the
- * server and of the whole machine. `BENCH_DATABASE_URL` as for `npm run bench`; `ROUNDS` (default 3). Not part of
+ * `pg`, a commit per request, and nothing else) in a child process with the server's Node options,
+ * and loads it exactly as the issuance benchmark loads Trustroot (keep-alive HTTPS, the same P-256
+ * CSRs as the JSON body, closed loop at concurrency 1 and 32). Four shapes: `one-commit` (a single
+ * INSERT, autocommit: the least a stored issuance can cost), `trustroot-round-trips` (Trustroot's
+ * three round trips for a lone request since change 17, each request its own transaction), and each
+ * of the two `+crypto`: with the cryptography no issuance can skip (the CSR key's import and
+ * signature check, the leaf's signature, its serial and hashes, as Trustroot does them) where
+ * Trustroot does it. Each line: requests/s, p50/p99, CPU per request of the server and of the whole
+ * machine. `BENCH_DATABASE_URL` as for `npm run bench`; `ROUNDS` (default 3). Not part of
  * `npm run bench`: an experiment whose answer is recorded in BENCHMARKS.md.
  */
 import { spawn } from 'node:child_process';
