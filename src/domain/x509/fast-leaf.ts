@@ -129,17 +129,6 @@ function wholeSeconds(date: Date): Date {
  * `subjectDn` no longer matches its `commonName`.
  */
 export function signFastLeaf(template: FastLeafTemplate, parts: LeafIssuerParts): { der: DerBytes; facts: CertificateFacts } {
-  const leaf = leafToSign(template, parts);
-  return signedLeaf(template, leaf, signLeafTbs(leaf.tbs, parts));
-}
-
-interface LeafToSign {
-  tbs: Uint8Array;
-  extensionsDer: Uint8Array[];
-  subjectPublicKeyInfo: Uint8Array;
-}
-
-function leafToSign(template: FastLeafTemplate, parts: LeafIssuerParts): LeafToSign {
   if (template.subjectDn !== templateSubjectDn(template.commonName)) {
     throw new Error('the template subjectDn does not match its commonName');
   }
@@ -159,18 +148,15 @@ function leafToSign(template: FastLeafTemplate, parts: LeafIssuerParts): LeafToS
     extensionsDer,
     parts,
   );
-  return { tbs, extensionsDer, subjectPublicKeyInfo };
-}
-
-function signedLeaf(template: FastLeafTemplate, leaf: LeafToSign, der: DerBytes): { der: DerBytes; facts: CertificateFacts } {
+  const der = signLeafTbs(tbs, parts);
   return {
     der,
     facts: {
       serialHex: template.serialHex.toLowerCase().replace(/^0+/, ''),
       subjectDn: renderedSubjectDn(template.commonName),
       commonName: template.commonName || undefined,
-      sans: readSubjectAltNames(leaf.extensionsDer),
-      spkiSha256: sha256Hex(leaf.subjectPublicKeyInfo),
+      sans: readSubjectAltNames(extensionsDer),
+      spkiSha256: sha256Hex(subjectPublicKeyInfo),
       fingerprintSha256: sha256Hex(der),
       notBefore: wholeSeconds(template.notBefore),
       notAfter: wholeSeconds(template.notAfter),
