@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { poolConfigFromUrl } from './pool-config.ts';
-import { applyMigrations, diffMigrationsToSchema, type SchemaEngineLocation } from './schema-engine.ts';
+import { applyMigrations, diffMigrationsToSchema, readMigrationList, type SchemaEngineLocation } from './schema-engine.ts';
 
 /** The folder holding package.json, found upward from this file (works from src/ and dist/). */
 function projectRoot(): string {
@@ -36,14 +35,18 @@ export function pendingSchemaChanges(connectionString: string): Promise<string> 
   return diffMigrationsToSchema(connectionString, schemaLocation());
 }
 
-/** `prisma/migrations/<name>/migration.sql` by name, with the SHA-256 (hex) Prisma records as its checksum. */
-async function localMigrationChecksums(migrationsDir: string): Promise<Map<string, string>> {
-  const entries = await readdir(migrationsDir, { withFileTypes: true });
-  const folders = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-  const checksums = await Promise.all(
-    folders.map(async (name) => [name, createHash('sha256').update(await readFile(path.join(migrationsDir, name, 'migration.sql'))).digest('hex')] as const),
+/**
+ * `prisma/migrations/<name>/migration.sql` by name, read as the engine reads them, with the
+ * SHA-256 (hex) of its text that Prisma records as its checksum (undefined if unreadable).
+ */
+async function localMigrationChecksums(migrationsDir: string): Promise<Map<string, string | undefined>> {
+  const { migrationDirectories } = await readMigrationList(migrationsDir);
+  return new Map(
+    migrationDirectories.map(({ path: name, migrationFile: { content } }) => [
+      name,
+      content.tag === 'ok' ? createHash('sha256').update(content.value).digest('hex') : undefined,
+    ]),
   );
-  return new Map(checksums);
 }
 
 /**
