@@ -26,6 +26,12 @@ export interface BenchResults {
     loadAverage: { atStart: number; atEnd: number };
     /** Share (0–1) of the machine's CPU that processes other than the benchmark's used during the run. */
     otherCpuShare: number;
+    /**
+     * `crypto.sign` rate measured again, with the server idle, after the issuance cells and at the
+     * end (the start is `limits.signsPerSecond`): a VM's own speed can change during a run while no
+     * other process shows up in `otherCpuShare`. Runs before this field existed lack it.
+     */
+    signRateProbes?: { afterIssuance: number; atEnd: number };
   };
   limits: { signsPerSecond: Summary; insertsPerSecond: Summary; insertConnections: number; insertErrors: number };
   issuance: IssuanceCell[];
@@ -301,6 +307,31 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
 }
 
+/** Beyond this ratio between the fastest and the slowest probe, the report says the machine's speed changed. */
+const SPEED_CHANGE_RATIO = 1.15;
+
+/**
+ * Whether the machine ran at one speed throughout: the `crypto.sign` rate at the start, after
+ * the issuance cells and at the end. The pool's VMs have been seen to slow down by 40 % within
+ * a run with nothing else running (session 15, BENCHMARKS.md); when that happens, cells measured
+ * at different times cannot be compared with each other.
+ */
+function speedParagraph(results: BenchResults): string | undefined {
+  const probes = results.machine.signRateProbes;
+  if (!probes) return undefined;
+  const start = results.limits.signsPerSecond.median;
+  const rates = [start, probes.afterIssuance, probes.atEnd];
+  const ratio = Math.max(...rates) / Math.min(...rates);
+  const readings =
+    `\`crypto.sign\` P-256 ran at ${number(start, 0)}/s at the start, ${number(probes.afterIssuance, 0)}/s after the issuance cells ` +
+    `and ${number(probes.atEnd, 0)}/s at the end (in the benchmark's process, with the server idle)`;
+  if (ratio <= SPEED_CHANGE_RATIO) return `Its speed held: ${readings}.`;
+  return (
+    `**The machine's speed changed during the run**: ${readings}, a factor of ${number(ratio, 2)}. ` +
+    'Cells measured at different times are not comparable with each other, and server CPU per request moved with the machine.'
+  );
+}
+
 /** The markdown report: the summary against references and targets, then the detail tables. */
 export function renderMarkdown(results: BenchResults): string {
   const m = results.machine;
@@ -325,6 +356,8 @@ export function renderMarkdown(results: BenchResults): string {
         `(one-minute load average ${number(m.loadAverage.atStart, 1)} before it, on ${m.cores} cores).`,
     );
   }
+  const speed = speedParagraph(results);
+  if (speed) lines.push('', speed);
   lines.push('');
   lines.push(
     table(

@@ -112,6 +112,8 @@ async function main(): Promise<number> {
     log('issuance');
     const issuance = await benchIssuance(server, admin, plan, log);
     const issuancePeakRssMB = await server.peakRssMB();
+    const signRateAfterIssuance = measureSignRate(plan.limits.signSeconds);
+    log(`  crypto.sign P-256 after the issuance cells: ${signRateAfterIssuance.toFixed(0)}/s`);
     log('revocation → CRL and OCSP');
     const revocation = await benchRevocationLatency(server, admin, plan, log);
     log('OCSP throughput');
@@ -123,6 +125,8 @@ async function main(): Promise<number> {
     log('expiry scan (in this process, ExpiryScanService.scan on the server database)');
     const expiryScan = await benchExpiryScan(server, admin, database.url, plan, log);
     const peakRssMB = await server.peakRssMB();
+    const signRateAtEnd = measureSignRate(plan.limits.signSeconds);
+    log(`crypto.sign P-256 at the end: ${signRateAtEnd.toFixed(0)}/s`);
     const otherCpu = otherCpuShare(cpuAtStart, await cpuSnapshot());
     if (otherCpu > 0.1) log(`warning: other processes used ${(otherCpu * 100).toFixed(0)}% of the machine's CPU during the run`);
 
@@ -143,6 +147,7 @@ async function main(): Promise<number> {
         database: database.description.replace(/ in \/\S+, port \d+$/, ''),
         loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0] ?? 0 },
         otherCpuShare: otherCpu,
+        signRateProbes: { afterIssuance: signRateAfterIssuance, atEnd: signRateAtEnd },
       },
       limits: { signsPerSecond: summarize(signRuns), insertsPerSecond: summarize(insertRuns), insertConnections: plan.limits.insertConnections, insertErrors },
       issuance,
