@@ -11,9 +11,16 @@ export interface RateLimit {
 /** Keys kept at most; beyond it the stalest buckets are dropped (a flood of sources cannot exhaust memory). */
 const MAX_KEYS = 50_000;
 
+/** Refilled buckets dropped per `take`, at most: enough to keep up with the keys it adds, and O(1). */
+const DROPPED_PER_TAKE = 2;
+
 /**
  * Token buckets per key, in memory (per replica). `take` is O(1); time comes from `now` so that
- * tests drive it.
+ * tests drive it. A bucket that has refilled to its capacity is the same as no bucket, so such
+ * buckets are dropped as keys are taken: the map holds the keys that used tokens within the
+ * last refill, not every key ever seen. Every bootstrap token is a caller of its own, so
+ * without this an issuance left one entry behind until MAX_KEYS pushed it out (50,000 entries,
+ * megabytes of the old generation, at a few hundred issuances a second).
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -23,14 +30,20 @@ export class TokenBuckets {
     private readonly now: () => number,
   ) {}
 
+  /** Keys held; for tests. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Takes one token; returns 0 when allowed, else the seconds until one is available. */
   take(key: string): number {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.limit.capacity, at: now };
-    bucket.tokens = Math.min(this.limit.capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.limit.perSecond);
+    bucket.tokens = this.tokensAt(bucket, now);
     bucket.at = now;
-    // Re-insert to keep Map order ≈ recency, so the oldest entries are evicted first.
+    // Re-insert to keep Map order ≈ recency, so the oldest entries are dropped first.
     this.buckets.delete(key);
+    this.dropRefilled(now);
     this.buckets.set(key, bucket);
     if (this.buckets.size > MAX_KEYS) {
       const oldest = this.buckets.keys().next().value;
@@ -47,8 +60,21 @@ export class TokenBuckets {
   peek(key: string): number {
     const bucket = this.buckets.get(key);
     if (!bucket) return 0;
-    const tokens = Math.min(this.limit.capacity, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.limit.perSecond);
+    const tokens = this.tokensAt(bucket, this.now());
     return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.limit.perSecond);
+  }
+
+  private tokensAt(bucket: { tokens: number; at: number }, now: number): number {
+    return Math.min(this.limit.capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.limit.perSecond);
+  }
+
+  /** Drops the least recently used buckets while they have refilled, a few at a time. */
+  private dropRefilled(now: number): void {
+    for (let dropped = 0; dropped < DROPPED_PER_TAKE; dropped += 1) {
+      const oldest = this.buckets.entries().next().value;
+      if (oldest === undefined || this.tokensAt(oldest[1], now) < this.limit.capacity) return;
+      this.buckets.delete(oldest[0]);
+    }
   }
 }
 

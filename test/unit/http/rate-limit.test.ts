@@ -23,4 +23,35 @@ describe('TokenBuckets', () => {
     now += 3_600_000;
     assert.deepEqual([buckets.take('a'), buckets.take('a'), buckets.take('a') > 0], [0, 0, true]);
   });
+
+  it('forgets a key once its bucket has refilled, and answers for it as before', () => {
+    let now = 0;
+    const buckets = new TokenBuckets({ capacity: 2, perSecond: 10 }, () => now);
+    buckets.take('a');
+    buckets.take('b');
+    assert.equal(buckets.size, 2);
+    now += 99;
+    buckets.take('c');
+    assert.equal(buckets.size, 3, 'a and b hold 1.99 tokens of 2, 99 ms after their take');
+    now += 1;
+    buckets.take('d');
+    assert.equal(buckets.size, 2, 'a and b refilled and were dropped; c and d are held');
+    assert.deepEqual([buckets.peek('a'), buckets.take('a'), buckets.take('a'), buckets.take('a')], [0, 0, 0, 1], 'a dropped key starts full again');
+  });
+
+  it('keeps a drained bucket until it refills, however many keys come after it', () => {
+    let now = 0;
+    const buckets = new TokenBuckets({ capacity: 1, perSecond: 1 }, () => now);
+    buckets.take('drained');
+    for (let i = 0; i < 100; i += 1) {
+      now += 5;
+      buckets.take(`k${i}`);
+    }
+    assert.equal(buckets.peek('drained'), 1, 'still 0.5 s from a token');
+    assert.equal(buckets.take('drained'), 1);
+    now += 2_000;
+    buckets.take('late');
+    buckets.take('later');
+    assert.ok(buckets.size < 100, `refilled buckets were dropped (${buckets.size} held)`);
+  });
 });
