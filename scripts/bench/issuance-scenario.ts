@@ -46,7 +46,11 @@ async function warmClient(server: ServerProcess, concurrency: number): Promise<B
   return api;
 }
 
-async function issuanceRun(
+/**
+ * One timed run: `count` issuances at `concurrency` in a closed loop, each with its own freshly
+ * minted bootstrap token (`bootstrap`) or the admin token naming the service (`admin`).
+ */
+export async function issuanceRun(
   server: ServerProcess,
   admin: BenchClient,
   auth: IssuanceAuth,
