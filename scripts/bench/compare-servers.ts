@@ -81,6 +81,7 @@ try {
   }
   const rates = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
+  const p99 = new Map<string, number[]>();
   const ratios = new Map<IssuanceAuth, number[]>();
   for (let pair = 0; pair < pairs; pair += 1) {
     const order = pair % 2 === 0 ? contenders : [...contenders].reverse();
@@ -93,6 +94,7 @@ try {
         rate[key] = run.perSecond;
         rates.set(key, [...(rates.get(key) ?? []), run.perSecond]);
         cpu.set(key, [...(cpu.get(key) ?? []), run.cpuMsPerCert]);
+        p99.set(key, [...(p99.get(key) ?? []), run.p99Ms]);
       }
     }
     const line = auths.map((auth) => {
@@ -104,12 +106,15 @@ try {
     log(`pair ${pair + 1}/${pairs}: ${line.join(', ')}`);
   }
   process.stdout.write(`A = ${checkouts.A}\nB = ${checkouts.B}\n${pairs} pairs of ${count} issuances at concurrency ${concurrency}, order alternating\n\n`);
-  process.stdout.write('| auth | A certs/s | B certs/s | A server CPU/cert (ms) | B server CPU/cert (ms) | B/A per pair, median (range) | pairs B won |\n|---|---|---|---|---|---|---|\n');
+  process.stdout.write(
+    '| auth | A certs/s | B certs/s | A server CPU/cert (ms) | B server CPU/cert (ms) | A p99 (ms) | B p99 (ms) | B/A per pair, median (range) | pairs B won |\n' +
+      '|---|---|---|---|---|---|---|---|---|\n',
+  );
   for (const auth of auths) {
     const ratio = ratios.get(auth) ?? [];
     const cell = (label: string, map: Map<string, number[]>, digits: number) => median(map.get(`${auth} ${label}`) ?? []).toFixed(digits);
     process.stdout.write(
-      `| ${auth} | ${cell('A', rates, 0)} | ${cell('B', rates, 0)} | ${cell('A', cpu, 2)} | ${cell('B', cpu, 2)} | ` +
+      `| ${auth} | ${cell('A', rates, 0)} | ${cell('B', rates, 0)} | ${cell('A', cpu, 2)} | ${cell('B', cpu, 2)} | ${cell('A', p99, 1)} | ${cell('B', p99, 1)} | ` +
         `${median(ratio).toFixed(3)} (${Math.min(...ratio).toFixed(2)}–${Math.max(...ratio).toFixed(2)}) | ${ratio.filter((r) => r > 1).length}/${ratio.length} |\n`,
     );
   }
