@@ -22,9 +22,11 @@ import { createBenchClient, type BenchClient } from './http-client.ts';
 import { issuanceRun, ISSUANCE_SERVICE, type IssuanceAuth } from './issuance-scenario.ts';
 import type * as ServerProcessHarness from './server-process.ts';
 import type { ServerProcess } from './server-process.ts';
+import { summarize, summarizeField } from './stats.ts';
 import { registerService } from './trustroot-api.ts';
 
 type ServerProcessModule = typeof ServerProcessHarness;
+type IssuanceRunResult = Awaited<ReturnType<typeof issuanceRun>>;
 
 interface Contender {
   label: 'A' | 'B';
@@ -62,12 +64,6 @@ async function startContender(label: 'A' | 'B', checkout: string): Promise<Conte
   return { label, checkout, database, server, admin };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
 const contenders: Contender[] = [];
 try {
   contenders.push(await startContender('A', checkouts.A), await startContender('B', checkouts.B));
@@ -79,9 +75,8 @@ try {
       await issuanceRun(contender.server, contender.admin, auth, concurrency, count, csrs);
     }
   }
-  const rates = new Map<string, number[]>();
-  const cpu = new Map<string, number[]>();
-  const p99 = new Map<string, number[]>();
+  // Every timed run, by authentication and side (`bootstrap A`, …).
+  const runs = new Map<string, IssuanceRunResult[]>();
   const ratios = new Map<IssuanceAuth, number[]>();
   for (let pair = 0; pair < pairs; pair += 1) {
     const order = pair % 2 === 0 ? contenders : [...contenders].reverse();
@@ -92,9 +87,7 @@ try {
         if (run.errors > 0) throw new Error(`${contender.label} ${auth}: ${run.errors} failed requests (${run.errorSamples.join('; ')})`);
         const key = `${auth} ${contender.label}`;
         rate[key] = run.perSecond;
-        rates.set(key, [...(rates.get(key) ?? []), run.perSecond]);
-        cpu.set(key, [...(cpu.get(key) ?? []), run.cpuMsPerCert]);
-        p99.set(key, [...(p99.get(key) ?? []), run.p99Ms]);
+        runs.set(key, [...(runs.get(key) ?? []), run]);
       }
     }
     const line = auths.map((auth) => {
@@ -111,11 +104,13 @@ try {
       '|---|---|---|---|---|---|---|---|---|\n',
   );
   for (const auth of auths) {
-    const ratio = ratios.get(auth) ?? [];
-    const cell = (label: string, map: Map<string, number[]>, digits: number) => median(map.get(`${auth} ${label}`) ?? []).toFixed(digits);
+    const ratio = summarize(ratios.get(auth) ?? []);
+    const cell = (label: string, field: (run: IssuanceRunResult) => number, digits: number) =>
+      summarizeField(runs.get(`${auth} ${label}`) ?? [], field).median.toFixed(digits);
+    const [rateOf, cpuOf, p99Of] = [(r: IssuanceRunResult) => r.perSecond, (r: IssuanceRunResult) => r.cpuMsPerCert, (r: IssuanceRunResult) => r.p99Ms];
     process.stdout.write(
-      `| ${auth} | ${cell('A', rates, 0)} | ${cell('B', rates, 0)} | ${cell('A', cpu, 2)} | ${cell('B', cpu, 2)} | ${cell('A', p99, 1)} | ${cell('B', p99, 1)} | ` +
-        `${median(ratio).toFixed(3)} (${Math.min(...ratio).toFixed(2)}–${Math.max(...ratio).toFixed(2)}) | ${ratio.filter((r) => r > 1).length}/${ratio.length} |\n`,
+      `| ${auth} | ${cell('A', rateOf, 0)} | ${cell('B', rateOf, 0)} | ${cell('A', cpuOf, 2)} | ${cell('B', cpuOf, 2)} | ${cell('A', p99Of, 1)} | ${cell('B', p99Of, 1)} | ` +
+        `${ratio.median.toFixed(3)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}) | ${ratio.runs.filter((r) => r > 1).length}/${ratio.runs.length} |\n`,
     );
   }
 } finally {
