@@ -1,5 +1,4 @@
-import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
+import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { CrlPublisher } from '../app/crl-publisher.service.ts';
 import type { InventoryService } from '../app/inventory.service.ts';
@@ -33,7 +32,7 @@ import { serviceRoutes } from './routes/services.routes.ts';
 import { crlRoutes } from './routes/crl.routes.ts';
 import { ocspRoutes } from './routes/ocsp.routes.ts';
 import { revocationRoutes } from './routes/revocation.routes.ts';
-import { cacheRoutePatternCompilation } from './route-pattern-cache.ts';
+import { requestValidation } from './request-validation.ts';
 
 export interface HttpDependencies {
   logger: Logger;
@@ -91,19 +90,7 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
     app.use(authentication(authenticator));
     app.use(limits.afterAuthentication);
   }
-  cacheRoutePatternCompilation();
-  const validators = OpenApiValidator.middleware({
-    apiSpec: structuredClone(deps.openApi.spec) as never,
-    validateRequests: { allowUnknownQueryParameters: false },
-    validateResponses: false,
-    validateSecurity: false,
-    ignoreUndocumented: false,
-  });
-  // HEAD is GET without a body (RFC 9110 9.3.2) and is not listed in the contract; express
-  // answers it from the GET route, so only the validator needs to let it by.
-  for (const validator of validators) {
-    app.use((req: Request, res: Response, next: NextFunction) => (req.method === 'HEAD' ? next() : validator(req, res, next)));
-  }
+  app.use(requestValidation(deps.openApi.spec));
   app.use(oneRouter(routers));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
