@@ -13,7 +13,12 @@ export interface BenchPlan {
     runSeconds: number;
     minRequests: Record<number, number>;
     maxRequests: Record<number, number>;
-    /** Untimed requests before the first run of each mode (JIT, pools, caches). */
+    /**
+     * Untimed requests before the first run of each mode (JIT, pools, caches, heap sizing). The
+     * server and the load generator keep getting faster for the first few thousand issuances:
+     * after 100, the three repetitions at concurrency 1 rose run after run (e.g. 274, 385, 405
+     * certs/s), after 5,000 they are flat (BENCHMARKS.md, "Measured in session 17").
+     */
     warmup: number;
     /** Distinct CSRs prepared; runs cycle through them. */
     csrPool: number;
@@ -33,7 +38,7 @@ export const FULL_PLAN: BenchPlan = {
     runSeconds: 6,
     minRequests: { 1: 50, 8: 200, 32: 320 },
     maxRequests: { 1: 1500, 8: 3000, 32: 4000 },
-    warmup: 100,
+    warmup: 5000,
     csrPool: 1000,
   },
   revocation: { repetitions: 5, ocspSeconds: 3, ocspConcurrency: 8 },
