@@ -136,7 +136,16 @@ function hasEntries(value: unknown): boolean {
 function serversWithoutBasePath(servers: unknown): boolean {
   if (servers === undefined) return true;
   if (!Array.isArray(servers)) return false;
-  return servers.every((server: { url?: unknown }) => typeof server.url === 'string' && ['', '/'].includes(new URL(server.url).pathname));
+  return servers.every((server: { url?: unknown }) => typeof server.url === 'string' && isRootUrl(server.url));
+}
+
+/** Whether a server URL, absolute or relative, has no path; false for one that is not a URL (a template, say). */
+function isRootUrl(url: string): boolean {
+  try {
+    return ['', '/'].includes(new URL(url, 'http://relative.invalid').pathname);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `schema`, and every schema it holds or references, uses only PLAIN_KEYWORDS. */

@@ -157,6 +157,9 @@ describe('request validation: the shortcut for plain JSON operations', () => {
     assert.equal(checks.get('POST /plain')?.({ a: 'abc' }), true);
     assert.equal(checks.get('POST /plain')?.({ a: 'abcd' }), false);
     assert.equal(plainJsonBodyChecks({ ...spec, servers: [{ url: 'https://ca.example/trustroot' }] }).size, 0);
+    assert.equal(plainJsonBodyChecks({ ...spec, servers: [{ url: '/v2' }] }).size, 0);
+    assert.equal(plainJsonBodyChecks({ ...spec, servers: [{ url: '{scheme}://ca.example:{port}/' }] }).size, 0);
+    assert.deepEqual([...plainJsonBodyChecks({ ...spec, servers: [{ url: '/' }, { url: 'https://ca.example' }] }).keys()], ['POST /plain']);
   });
 
   it('answers every request exactly as the validator alone does, and passes the same body on', async () => {
