@@ -17,6 +17,7 @@
  */
 import path from 'node:path';
 import { openBenchDatabase, type BenchDatabase } from './bench-database.ts';
+import { FULL_PLAN } from './bench-plan.ts';
 import { makeCsrs } from './csr-pool.ts';
 import { createBenchClient, type BenchClient } from './http-client.ts';
 import { issuanceRun, ISSUANCE_SERVICE, type IssuanceAuth } from './issuance-scenario.ts';
@@ -68,10 +69,11 @@ const contenders: Contender[] = [];
 try {
   contenders.push(await startContender('A', checkouts.A), await startContender('B', checkouts.B));
   const csrs = await makeCsrs(Array.from({ length: 1000 }, (_, i) => `w${i}.bench.svc`));
-  // Untimed warm-up of each server, for each authentication: optimised code and a grown heap.
+  // Untimed warm-up of each server, for each authentication, as long as the full benchmark's:
+  // optimised code and a grown heap.
   for (const contender of contenders) {
     for (const auth of auths) {
-      await issuanceRun(contender.server, contender.admin, auth, 8, 1000, csrs);
+      await issuanceRun(contender.server, contender.admin, auth, 8, FULL_PLAN.issuance.warmup, csrs);
       await issuanceRun(contender.server, contender.admin, auth, concurrency, count, csrs);
     }
   }
