@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditEntry } from './ports.ts';
 
 /** JSON with object keys sorted at every depth, so that equal values always hash equally. */
@@ -32,5 +32,5 @@ export function auditEventHash(previousHash: string | null, entry: AuditEntry): 
     targetId: entry.targetId ?? null,
     details: entry.details,
   });
-  return createHash('sha256').update(body).digest('hex');
+  return hash('sha256', body, 'hex');
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RandomSource } from './clock.ts';
 
 /** Prefixes make a leaked token recognisable (secret scanners) and tell the two kinds apart. */
@@ -15,7 +15,7 @@ export function generateTokenSecret(prefix: string, random: RandomSource): strin
  * fast hash is enough (no dictionary to guess from), and lookups by hash stay indexed.
  */
 export function hashTokenSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Cheap shape check before any database lookup. */

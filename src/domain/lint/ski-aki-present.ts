@@ -1,5 +1,5 @@
 import { id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { x509 } from '../x509/crypto-provider.ts';
 import type { LintRule } from './lint-rule.ts';
 import { templateExtension, templatePublicKeyInfo, templateSubjectKeyIdentifier, type TemplateKeyInfo } from './template-extension.ts';
@@ -19,7 +19,7 @@ export const skiAkiPresent: LintRule = {
     const ski = templateSubjectKeyIdentifier(template);
     if (!ski) return 'the subjectKeyIdentifier extension is missing';
     if (ski.critical) return 'the subjectKeyIdentifier extension must not be critical';
-    if (!keyIdentifiersOf(templatePublicKeyInfo(template)).includes(ski.keyId)) {
+    if (!isKeyIdentifierOf(ski.keyId, templatePublicKeyInfo(template))) {
       return 'the subjectKeyIdentifier is not derived from the certificate\'s public key';
     }
     const aki = templateExtension(template, id_ce_authorityKeyIdentifier, x509.AuthorityKeyIdentifierExtension);
@@ -35,10 +35,14 @@ export const skiAkiPresent: LintRule = {
   },
 };
 
-/** Key identifiers RFC 5280 method 1 (SHA-1) and RFC 7093 methods 1–3 give for a key, in hex. */
-function keyIdentifiersOf({ keyBits }: TemplateKeyInfo): string[] {
-  return [
-    createHash('sha1').update(keyBits).digest('hex'),
-    ...['sha256', 'sha384', 'sha512'].map((hash) => createHash(hash).update(keyBits).digest().subarray(0, RFC7093_KEY_ID_OCTETS).toString('hex')),
-  ];
+/** Hash algorithms of the key identifiers RFC 5280 method 1 (SHA-1) and RFC 7093 methods 1–3 give. */
+const KEY_ID_HASHES = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
+
+/**
+ * Whether `keyId` (hex) is one of those identifiers of the key. They are tried in turn: the
+ * leaves Trustroot signs use method 1, so one SHA-1 decides, and the three SHA-2 hashes are
+ * computed only for a key identifier that is not that one.
+ */
+function isKeyIdentifierOf(keyId: string, { keyBits }: TemplateKeyInfo): boolean {
+  return KEY_ID_HASHES.some((algorithm) => hash(algorithm, keyBits, 'buffer').subarray(0, RFC7093_KEY_ID_OCTETS).toString('hex') === keyId);
 }

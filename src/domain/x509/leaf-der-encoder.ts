@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, KeyObject, sign, verify, type webcrypto } from 'node:crypto';
+import { createPublicKey, hash, KeyObject, sign, verify, type webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ExtendedKeyUsageName, KeyUsageName } from '../certificate-profile.ts';
 import { keyAlgorithmParameters } from '../key-algorithm.ts';
@@ -119,7 +119,7 @@ function spkiKeyBits(spki: Uint8Array): Uint8Array {
 
 /** RFC 5280 4.2.1.2 method 1, as @peculiar/x509's `PublicKey.getKeyIdentifier()` computes it. */
 function keyIdentifier(spki: Uint8Array): Uint8Array {
-  return createHash('sha1').update(spkiKeyBits(spki)).digest();
+  return hash('sha1', spkiKeyBits(spki), 'buffer');
 }
 
 /** The subject Name TLV and SubjectPublicKeyInfo TLV of a certificate, as bytes of that certificate. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { webcrypto } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import type { ExtendedKeyUsageName, KeyUsageName } from '../../../../src/domain/
 import { keyAlgorithmParameters, type KeyAlgorithmName } from '../../../../src/domain/key-algorithm.ts';
 import { LINT_RULES, lintCertificate } from '../../../../src/domain/lint/lint-certificate.ts';
 import type { LintContext } from '../../../../src/domain/lint/lint-rule.ts';
+import { templatePublicKeyInfo } from '../../../../src/domain/lint/template-extension.ts';
 import { buildCaCertificate, type SubjectAlternativeNames } from '../../../../src/domain/x509/certificate-builder.ts';
 import type { CertificateTemplate } from '../../../../src/domain/x509/certificate-template.ts';
 import { x509 } from '../../../../src/domain/x509/crypto-provider.ts';
@@ -173,6 +174,16 @@ describe('lintCertificate on valid templates', () => {
     const { template, context } = await validCase();
     assert.deepEqual(lintCertificate({ ...template, ...ISSUER_VALIDITY }, context), []);
   });
+
+  // RFC 7093 methods 1–3: the leftmost 160 bits of a SHA-2 hash of the key, instead of its SHA-1.
+  for (const hash of ['sha256', 'sha384', 'sha512']) {
+    it(`passes an SKI that is the ${hash} key identifier (RFC 7093)`, async () => {
+      const { template, context } = await validCase();
+      const keyId = createHash(hash).update(templatePublicKeyInfo(template).keyBits).digest().subarray(0, 20).toString('hex');
+      const withSki = replaceExtension(template, OID.subjectKeyIdentifier, new x509.SubjectKeyIdentifierExtension(keyId));
+      assert.deepEqual(lintCertificate(withSki, context), []);
+    });
+  }
 });
 
 type Case = { template: CertificateTemplate; context: LintContext };
