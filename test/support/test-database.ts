@@ -52,10 +52,26 @@ export async function createScratchDatabase(serverUrl: string, prefix: string, t
       const client = new pg.Client({ connectionString: base.toString() });
       await client.connect();
       try {
+        await waitForSessionsToLeave(client, name);
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();
       }
     },
   };
+}
+
+/**
+ * Gives connections that are closing a moment to go before DROP … WITH (FORCE) terminates them.
+ * pg's `Pool.end()` resolves once it has asked its connections to close, not once they have; a
+ * connection that the server terminates meanwhile gets an error it reports after its test ended,
+ * and node's test runner fails the file for it (seen on a slow VM). A connection still open after
+ * two seconds is a real leak, and FORCE ends it as before.
+ */
+async function waitForSessionsToLeave(client: pg.Client, database: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const { rows } = await client.query<{ sessions: number }>('SELECT count(*)::int AS sessions FROM pg_stat_activity WHERE datname = $1', [database]);
+    if ((rows[0]?.sessions ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
