@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
 import { parse } from 'yaml';
 
 export interface OpenApiDocument {
@@ -9,8 +8,20 @@ export interface OpenApiDocument {
   spec: Record<string, unknown> & { paths: Record<string, Record<string, unknown>> };
 }
 
-/** Reads `openapi.yaml` from the project root (found upward from this file). */
+let loaded: OpenApiDocument | undefined;
+
+/**
+ * `openapi.yaml` from the project root (found upward from this file), read and parsed once per
+ * process: parsing it costs ~0.1–0.2 s of CPU, and a process that starts several Trustroots (the
+ * tests) would pay it for each. The spec is frozen, deeply, because every caller shares it; one
+ * that must change it (express-openapi-validator does) works on a copy.
+ */
 export function loadOpenApiDocument(): OpenApiDocument {
+  loaded ??= readOpenApiDocument();
+  return loaded;
+}
+
+function readOpenApiDocument(): OpenApiDocument {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'openapi.yaml'))) {
     const parent = path.dirname(dir);
@@ -18,5 +29,13 @@ export function loadOpenApiDocument(): OpenApiDocument {
     dir = parent;
   }
   const text = readFileSync(path.join(dir, 'openapi.yaml'), 'utf8');
-  return { text, spec: parse(text) as OpenApiDocument['spec'] };
+  return Object.freeze({ text, spec: deepFreeze(parse(text) as OpenApiDocument['spec']) });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }
