@@ -44,7 +44,7 @@ import { createApiApp, createPublicApp } from '../http/apps.ts';
 import { startHttpListener, startHttpsListener, tlsContextOptions, type RunningListener } from '../http/listeners.ts';
 import { loadOpenApiDocument } from '../http/openapi-document.ts';
 import { FileKeyStore } from '../keys/file-key-store.ts';
-import { WrongPassphraseError } from '../keys/key-encryption.ts';
+import { DEFAULT_SCRYPT, WrongPassphraseError, type ScryptParameters } from '../keys/key-encryption.ts';
 import { resolveKeyPassphrase } from '../keys/key-passphrase.ts';
 import { PrismaCertificateRepository } from '../storage/certificate.repository.ts';
 import { PrismaDatabaseHealth } from '../storage/database-health.ts';
@@ -63,8 +63,12 @@ export interface RuntimeOverrides {
   retryRandom?: RandomSource;
 }
 
-/** Opens the CA key folder; a wrong passphrase fails here, before anything else is touched. */
-export async function openKeyStore(config: Config, logger: Logger): Promise<FileKeyStore> {
+/**
+ * Opens the CA key folder; a wrong passphrase fails here, before anything else is touched.
+ * `scryptParams` is the cost of a keyring created now (an existing one keeps the cost it was made
+ * with); the tests, which create dozens of keyrings, pass a cheap one.
+ */
+export async function openKeyStore(config: Config, logger: Logger, scryptParams: ScryptParameters = DEFAULT_SCRYPT): Promise<FileKeyStore> {
   const keysDir = path.join(config.dataDir, 'keys');
   await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
   const resolved = await resolveKeyPassphrase(config.keyPassphrase, config.dataDir, keysDir);
@@ -76,7 +80,7 @@ export async function openKeyStore(config: Config, logger: Logger): Promise<File
         : 'TRUSTROOT_KEY_PASSPHRASE is not set: using the development passphrase file. Set TRUSTROOT_KEY_PASSPHRASE in production.',
     );
   }
-  return FileKeyStore.open(keysDir, resolved.passphrase);
+  return FileKeyStore.open(keysDir, resolved.passphrase, scryptParams);
 }
 
 export interface OpenDatabase {

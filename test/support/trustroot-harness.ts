@@ -10,6 +10,14 @@ import { freePort } from './free-port.ts';
 import { recordLogLines, recordSecret } from './secret-ledger.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
+/**
+ * The keyring's scrypt cost for the Trustroots the tests start: the production cost (2^17) takes
+ * ~0.5 s of CPU per start on a slow machine, and the suite starts dozens. What it protects is
+ * tested in test/unit/keys; a server started by the tests as a child process, on a data
+ * directory of its own, still creates its keyring at the production cost.
+ */
+const TEST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+
 /** A clock the test moves by hand. */
 export class FakeClock implements Clock {
   constructor(private current: Date = new Date()) {}
@@ -89,7 +97,7 @@ export async function startTestTrustroot(options: TestTrustrootOptions = {}): Pr
   });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
-  const keys = await openKeyStore(config, logger);
+  const keys = await openKeyStore(config, logger, TEST_SCRYPT);
   const opened = await openDatabase(config, logger);
   const instance = await startTrustroot(config, logger, keys, opened, {
     ...(options.clock ? { clock: options.clock } : {}),
