@@ -48,6 +48,13 @@ export interface ServerProcessOptions {
    */
   fromSource?: boolean;
   /**
+   * A command the server runs under, e.g. valgrind's (`instruction-count.ts`): spawned as
+   * `<prefix…> node <options> <entry>`, with `readyTimeoutMs` to match its pace.
+   */
+  commandPrefix?: string[];
+  /** How long start-up may take before /readyz answers (default 90 s). */
+  readyTimeoutMs?: number;
+  /**
    * Start a second replica of this server: same data directory (CA keys), passphrase and admin
    * token, its own ports and log. Stopping a replica leaves the shared directory to its owner.
    */
@@ -139,7 +146,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const log = createWriteStream(logFile);
   await new Promise((resolve) => log.once('open', resolve));
   const entry = serverArgs(options.fromSource ? 'start' : 'start:built');
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
+  const [command = process.execPath, ...commandArgs] = [...(options.commandPrefix ?? []), process.execPath, ...(options.nodeArgs ?? []), ...entry];
+  const child = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
     stdio: ['ignore', log, log],
     env: childEnvironment({
@@ -183,7 +191,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   try {
     if (pid === undefined) throw new Error('the server process did not start');
     const publicUrl = `http://127.0.0.1:${httpPort}`;
-    const deadline = performance.now() + READY_TIMEOUT_MS;
+    const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    const deadline = performance.now() + readyTimeoutMs;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`the server exited during start-up (${child.exitCode ?? child.signalCode}):\n${await logTail()}`);
@@ -193,7 +202,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
         () => false,
       );
       if (ready) break;
-      if (performance.now() > deadline) throw new Error(`the server was not ready within ${READY_TIMEOUT_MS / 1000} s:\n${await logTail()}`);
+      if (performance.now() > deadline) throw new Error(`the server was not ready within ${readyTimeoutMs / 1000} s:\n${await logTail()}`);
       await sleep(100);
     }
     const rootResponse = await fetch(`${publicUrl}/ca/root.pem`);

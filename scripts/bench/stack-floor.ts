@@ -12,66 +12,24 @@
  * machine. `BENCH_DATABASE_URL` as for `npm run bench`; `ROUNDS` (default 3). Not part of
  * `npm run bench`: an experiment whose answer is recorded in BENCHMARKS.md.
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { webcrypto } from 'node:crypto';
-import pg from 'pg';
 import { openBenchDatabase } from './bench-database.ts';
 import { runClosedLoop } from './closed-loop.ts';
-import { x509 } from '../../src/domain/x509/crypto-provider.ts';
 import { makeCsrs } from './csr-pool.ts';
 import { createBenchClient } from './http-client.ts';
 import { machineBusySeconds } from './machine-load.ts';
-import { procCpuSeconds, serverArgs } from './server-process.ts';
+import { procCpuSeconds } from './server-process.ts';
 import type { FloorShape } from './stack-floor-server.ts';
+import { prepareFloorTables, selfSignedTls, startFloorServer, type FloorTls } from './stack-floor-process.ts';
 
 const REQUESTS = 2000;
 const WARM_UP = 300;
 const rounds = Number(process.env.ROUNDS ?? 3);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-async function selfSignedTls(): Promise<{ keyPem: string; certPem: string }> {
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=127.0.0.1',
-    keys,
-    signingAlgorithm: algorithm,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
-  });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  return { keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)?.join('\n')}\n-----END PRIVATE KEY-----\n`, certPem: certificate.toString('pem') };
-}
-
-async function prepareTables(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+async function measure(shape: FloorShape, databaseUrl: string, tls: FloorTls, csrs: string[]): Promise<void> {
+  const server = await startFloorServer(shape, databaseUrl, tls);
   try {
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS floor_certificates (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-      CREATE TABLE IF NOT EXISTS floor_lookups (id int PRIMARY KEY, payload text NOT NULL, used bigint NOT NULL DEFAULT 0);
-      INSERT INTO floor_lookups (id, payload) SELECT g, repeat('x', 200) FROM generate_series(1, 4) g ON CONFLICT DO NOTHING;`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function measure(shape: FloorShape, databaseUrl: string, tls: { keyPem: string; certPem: string }, csrs: string[]): Promise<void> {
-  const child = spawn(process.execPath, [...serverArgs('start').slice(0, -1), 'scripts/bench/stack-floor-server.ts'], {
-    env: { ...process.env, FLOOR_SHAPE: shape, FLOOR_DATABASE_URL: databaseUrl, FLOOR_TLS_KEY: tls.keyPem, FLOOR_TLS_CERT: tls.certPem },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`the floor server exited (${code})`)));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const match = /^listening (\d+)$/.exec(line);
-        if (match) resolve(Number(match[1]));
-      });
-    });
-    const pid = child.pid ?? 0;
+    const { port, pid } = server;
     for (const concurrency of [1, 32]) {
       const client = createBenchClient({ baseUrl: `https://127.0.0.1:${port}`, caPem: tls.certPem, maxSockets: concurrency });
       const post = async (index: number): Promise<string | undefined> => {
@@ -93,15 +51,13 @@ async function measure(shape: FloorShape, databaseUrl: string, tls: { keyPem: st
       if (result.errors > 0) throw new Error(`requests failed: ${result.errorSamples.join('; ')}`);
     }
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    await server.stop();
   }
 }
 
 const database = await openBenchDatabase(process.env.BENCH_DATABASE_URL || undefined);
 try {
-  await prepareTables(database.url);
+  await prepareFloorTables(database.url);
   const tls = await selfSignedTls();
   const csrs = await makeCsrs(Array.from({ length: 500 }, (_, i) => `f${i}.bench.svc`));
   for (let index = 0; index < rounds; index += 1) {
