@@ -115,6 +115,14 @@ describe('the HTTP contract of a running Trustroot', () => {
       assert.equal(new Set(body.issuers.map((issuer) => issuer.fingerprintSha256)).size, 4);
     });
 
+    it('API answers carry no ETag: no client can turn a GET into an (undocumented) 304 by sending one back', async () => {
+      const plain = await api('/v1/ca');
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers.etag, undefined);
+      const issuance = await api('/v1/certificates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(issuance.headers.etag, undefined, 'not even on a problem');
+    });
+
     for (const name of ISSUERS) {
       it(`/ca/${name}.crt is application/pkix-cert and the same certificate as /ca/${name}.pem`, async () => {
         const crt = await fetch(`${trustroot.publicUrl}/ca/${name}.crt`);
