@@ -103,7 +103,7 @@ async function countRounds(name: string, server: Instrumented, prepare: (count: 
 async function countTrustroot(databaseUrl: string, csrs: string[]): Promise<void> {
   await buildServer();
   const outputs = await mkdtemp(path.join(tmpdir(), 'trustroot-callgrind-'));
-  const server = await startServerProcess({ databaseUrl, logLevel: 'info', commandPrefix: callgrindPrefix(outputs), readyTimeoutMs: 900_000 });
+  const server = await startServerProcess({ databaseUrl, logLevel: process.env.BENCH_SERVER_LOG_LEVEL ?? 'info', commandPrefix: callgrindPrefix(outputs), readyTimeoutMs: 900_000 });
   const admin = createBenchClient({ baseUrl: server.apiUrl, caPem: server.rootPem, maxSockets: 4 });
   const api = createBenchClient({ baseUrl: server.apiUrl, caPem: server.rootPem, maxSockets: 1 });
   try {
