@@ -74,8 +74,9 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
   app.disable('x-powered-by');
   // The API's answers are `Cache-Control: no-store` and none is documented with a 304: express's
   // default ETag let a client that sent it back in If-None-Match turn a GET into an undocumented
-  // 304, and it hashed every answer (an issued certificate's ~3.5 KB, with SHA-1) for no client. The public listener keeps
-  // it: its CA files may be cached, and its CRLs set their own (crl.routes.ts).
+  // 304, and it hashed every answer (an issued certificate's ~3.5 KB, with SHA-1) for no client.
+  // The public listener keeps it: its CA files may be cached, and its CRLs set their own
+  // (crl.routes.ts).
   if (listener === 'api') app.set('etag', false);
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
