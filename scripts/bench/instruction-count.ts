@@ -24,10 +24,10 @@ import { promisify } from 'node:util';
 import { openBenchDatabase } from './bench-database.ts';
 import { runClosedLoop, type LoadTask } from './closed-loop.ts';
 import { makeCsrs } from './csr-pool.ts';
-import { createBenchClient, type BenchClient } from './http-client.ts';
+import { createBenchClient } from './http-client.ts';
 import { ISSUANCE_SERVICE } from './issuance-scenario.ts';
 import { buildServer, startServerProcess } from './server-process.ts';
-import { prepareFloorTables, selfSignedTls, startFloorServer } from './stack-floor-process.ts';
+import { floorIssuance, prepareFloorTables, selfSignedTls, startFloorServer } from './stack-floor-process.ts';
 import { issueCertificate, mintBootstrapTokens, registerService } from './trustroot-api.ts';
 
 const WARM = Number(process.env.WARM ?? 3000);
@@ -127,21 +127,15 @@ async function countFloor(databaseUrl: string, csrs: string[]): Promise<void> {
   const tls = await selfSignedTls();
   const outputs = await mkdtemp(path.join(tmpdir(), 'trustroot-callgrind-'));
   const floor = await startFloorServer('trustroot-round-trips+crypto', databaseUrl, tls, callgrindPrefix(outputs));
-  let client: BenchClient | undefined;
+  const api = createBenchClient({ baseUrl: `https://127.0.0.1:${floor.port}`, caPem: tls.certPem, maxSockets: 1 });
   try {
     log(`floor: up under callgrind, pid ${floor.pid}`);
-    const api = createBenchClient({ baseUrl: `https://127.0.0.1:${floor.port}`, caPem: tls.certPem, maxSockets: 1 });
-    client = api;
-    const post: LoadTask = async (index) => {
-      const body = JSON.stringify({ csr: csrs[index % csrs.length], profile: 'peer' });
-      const response = await api.request({ method: 'POST', path: '/v1/certificates', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body });
-      return response.status === 201 ? undefined : `HTTP ${response.status}`;
-    };
     // The floor server answers anything but an issuance with express's 404: a cheap ping.
     const instrumented = { pid: floor.pid, outputs, ping: () => api.request({ method: 'GET', path: '/healthz' }) };
-    await countRounds('floor (three round trips with the crypto)', instrumented, async () => post);
+    const issue = floorIssuance(api, csrs);
+    await countRounds('floor (three round trips with the crypto)', instrumented, async () => issue);
   } finally {
-    client?.close();
+    api.close();
     await floor.stop();
     await rm(outputs, { recursive: true, force: true });
   }

@@ -8,6 +8,8 @@ import { webcrypto } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { x509 } from '../../src/domain/x509/crypto-provider.ts';
+import type { LoadTask } from './closed-loop.ts';
+import type { BenchClient } from './http-client.ts';
 import { serverArgs } from './server-process.ts';
 import type { FloorShape } from './stack-floor-server.ts';
 
@@ -77,4 +79,13 @@ export async function startFloorServer(shape: FloorShape, databaseUrl: string, t
     await stop();
     throw error;
   }
+}
+
+/** One issuance request to the floor server, as the issuance benchmark sends Trustroot one: the `index`-th CSR as the JSON body. */
+export function floorIssuance(client: BenchClient, csrs: string[]): LoadTask {
+  return async (index) => {
+    const body = JSON.stringify({ csr: csrs[index % csrs.length], profile: 'peer' });
+    const response = await client.request({ method: 'POST', path: '/v1/certificates', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body });
+    return response.status === 201 ? undefined : `HTTP ${response.status}`;
+  };
 }

@@ -19,7 +19,7 @@ import { createBenchClient } from './http-client.ts';
 import { machineBusySeconds } from './machine-load.ts';
 import { procCpuSeconds } from './server-process.ts';
 import type { FloorShape } from './stack-floor-server.ts';
-import { prepareFloorTables, selfSignedTls, startFloorServer, type FloorTls } from './stack-floor-process.ts';
+import { floorIssuance, prepareFloorTables, selfSignedTls, startFloorServer, type FloorTls } from './stack-floor-process.ts';
 
 const REQUESTS = 2000;
 const WARM_UP = 300;
@@ -32,11 +32,7 @@ async function measure(shape: FloorShape, databaseUrl: string, tls: FloorTls, cs
     const { port, pid } = server;
     for (const concurrency of [1, 32]) {
       const client = createBenchClient({ baseUrl: `https://127.0.0.1:${port}`, caPem: tls.certPem, maxSockets: concurrency });
-      const post = async (index: number): Promise<string | undefined> => {
-        const body = JSON.stringify({ csr: csrs[index % csrs.length], profile: 'peer' });
-        const response = await client.request({ method: 'POST', path: '/v1/certificates', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body });
-        return response.status === 201 ? undefined : `HTTP ${response.status}`;
-      };
+      const post = floorIssuance(client, csrs);
       await runClosedLoop(WARM_UP, concurrency, post);
       const serverBefore = await procCpuSeconds(pid);
       const machineBefore = await machineBusySeconds();
