@@ -23,6 +23,7 @@ import { prepareFastLeaf, signFastLeaf, type FastLeafTemplate } from '../domain/
 import { leafIssuerParts, type LeafIssuerParts } from '../domain/x509/leaf-der-encoder.ts';
 import { buildPkcs12 } from '../domain/x509/pkcs12-bundle.ts';
 import type { CaHierarchy, LoadedIssuer } from './ca-hierarchy.service.ts';
+import type { CsrCheckAhead } from './csr-check-ahead.ts';
 import type { RequestContext } from './request-context.ts';
 
 export interface IssueRequest {
@@ -108,10 +109,11 @@ export class IssuanceService {
 
   constructor(private readonly deps: IssuanceDependencies) {}
 
-  async issue(context: RequestContext, request: IssueRequest): Promise<IssuedCertificate> {
+  /** `csrCheckedAhead`: the request's CSR check, if the caller started it early (see `CsrCheckAhead`). */
+  async issue(context: RequestContext, request: IssueRequest, csrCheckedAhead?: CsrCheckAhead): Promise<IssuedCertificate> {
     const started = this.deps.clock.now().getTime();
     try {
-      const issued = await this.issueOnce(context, request);
+      const issued = await this.issueOnce(context, request, csrCheckedAhead);
       this.deps.metrics?.certificateIssued(issued.profile, this.deps.profiles.get(issued.profile).issuer, (this.deps.clock.now().getTime() - started) / 1000);
       return issued;
     } catch (error) {
@@ -136,7 +138,7 @@ export class IssuanceService {
     }
   }
 
-  private async issueOnce(context: RequestContext, request: IssueRequest): Promise<IssuedCertificate> {
+  private async issueOnce(context: RequestContext, request: IssueRequest, csrCheckedAhead: CsrCheckAhead | undefined): Promise<IssuedCertificate> {
     const caller = this.authenticated(context);
     const profile = this.deps.profiles.get(request.profile);
     const subject = await this.resolveSubject(caller, profile, request.service);
@@ -146,7 +148,7 @@ export class IssuanceService {
     if (request.pkcs12Password !== undefined && request.generateKey === undefined) {
       throw new DomainError('bad_request', 'pkcs12Password goes with generateKey');
     }
-    const key = request.csr !== undefined ? await this.keyFromCsr(request.csr, profile) : await this.generatedKey(request.generateKey ?? '', profile);
+    const key = request.csr !== undefined ? await this.keyFromCsr(request.csr, profile, csrCheckedAhead) : await this.generatedKey(request.generateKey ?? '', profile);
     // DNS names are case-insensitive; the certificate carries them in lower case.
     const sans = request.sans !== undefined ? classifyNames(request.sans) : key.csrNames && { ...key.csrNames, dnsNames: key.csrNames.dnsNames.map((n) => n.toLowerCase()) };
     if (!sans) throw new DomainError('bad_request', 'sans is required with generateKey');
@@ -366,8 +368,8 @@ export class IssuanceService {
   }
 
   /** The CSR's key, if the profile allows its algorithm. Whether it is blocked is the caller's to check (issuance does it in the commit). */
-  private async keyFromCsr(csr: string, profile: CertificateProfile): Promise<KeySource & { spkiSha256: string }> {
-    const parsed = await parseCsr(csr);
+  private async keyFromCsr(csr: string, profile: CertificateProfile, checkedAhead?: CsrCheckAhead): Promise<KeySource & { spkiSha256: string }> {
+    const parsed = await (checkedAhead ? checkedAhead.resultFor(csr) : parseCsr(csr));
     if (!profile.allowedKeyAlgorithms.includes(parsed.keyAlgorithm)) {
       throw new DomainError('invalid_csr', `profile ${profile.name} does not allow ${parsed.keyAlgorithm} keys (allowed: ${profile.allowedKeyAlgorithms.join(', ')})`);
     }

@@ -27,7 +27,7 @@ import { caRoutes } from './routes/ca.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { openApiRoutes } from './routes/openapi.routes.ts';
 import { apiTokenRoutes } from './routes/api-tokens.routes.ts';
-import { certificateRoutes } from './routes/certificates.routes.ts';
+import { certificateRoutes, issuanceCsrCheckAhead } from './routes/certificates.routes.ts';
 import { serviceRoutes } from './routes/services.routes.ts';
 import { crlRoutes } from './routes/crl.routes.ts';
 import { ocspRoutes } from './routes/ocsp.routes.ts';
@@ -93,6 +93,8 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
   if (authenticator) {
     const limits = rateLimits(deps.rateLimits);
     app.use(limits.beforeAuthentication);
+    // Starts issuance's CSR check while `authentication` waits for the caller's token to be read.
+    app.use(issuanceCsrCheckAhead(limits.sourceMayStartCostlyWork));
     app.use(authentication(authenticator));
     app.use(limits.afterAuthentication);
   }

@@ -454,6 +454,19 @@ describe('issuance refusals change nothing', () => {
         kind: 'unauthorized',
       },
       { name: 'no Authorization header', request: () => issue(undefined, { csr: csr.good.csr, profile: 'peer' }), status: 401, kind: 'unauthorized' },
+      // The CSR is checked while the token is read (csr-check-ahead.ts): who is calling still decides first.
+      {
+        name: 'an unknown bootstrap token with a CSR whose signature does not verify',
+        request: () => issue(`trb_${'B'.repeat(43)}`, { csr: withFlippedSignature(csr.good.csr), profile: 'peer' }),
+        status: 401,
+        kind: 'unauthorized',
+      },
+      {
+        name: 'a security API token with a CSR whose signature does not verify',
+        request: () => issue(apiTokens.security, { csr: withFlippedSignature(csr.good.csr), profile: 'peer', service: 'aml-screening' }),
+        status: 403,
+        kind: 'forbidden',
+      },
       {
         name: 'Authorization: Basic',
         request: () => ({ path: '/v1/certificates', authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}`, body: { csr: csr.good.csr, profile: 'peer' } }),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TokenBuckets } from '../../../src/http/rate-limit.ts';
+import type { Request, Response } from 'express';
+import { rateLimits, TokenBuckets } from '../../../src/http/rate-limit.ts';
 
 describe('TokenBuckets', () => {
   it('allows the burst, then refills at the rate', () => {
@@ -53,5 +54,30 @@ describe('TokenBuckets', () => {
     buckets.take('late');
     buckets.take('later');
     assert.ok(buckets.size < 100, `refilled buckets were dropped (${buckets.size} held)`);
+  });
+});
+
+describe('rateLimits.sourceMayStartCostlyWork', () => {
+  it('says whether the source has a costly request left, without spending it', () => {
+    let now = 0;
+    const limits = rateLimits(
+      { costlyPerSource: { capacity: 2, perSecond: 1 }, costlyPerCaller: { capacity: 100, perSecond: 100 }, authFailuresPerSource: { capacity: 5, perSecond: 1 } },
+      () => now,
+    );
+    const request = (address: string) => ({ method: 'POST', path: '/v1/certificates', socket: { remoteAddress: address } }) as unknown as Request;
+    const response = () => ({ locals: {}, setHeader: () => undefined, status: () => ({ type: () => ({ send: () => undefined }) }) }) as unknown as Response;
+    const pass = (address: string) => {
+      let passed = false;
+      limits.afterAuthentication(request(address), response(), () => {
+        passed = true;
+      });
+      return passed;
+    };
+    for (let asked = 0; asked < 5; asked += 1) assert.equal(limits.sourceMayStartCostlyWork(request('10.0.0.1')), true, 'asking spends nothing');
+    assert.deepEqual([pass('10.0.0.1'), pass('10.0.0.1')], [true, true]);
+    assert.equal(limits.sourceMayStartCostlyWork(request('10.0.0.1')), false, 'the budget is spent');
+    assert.equal(limits.sourceMayStartCostlyWork(request('10.0.0.2')), true, 'sources are independent');
+    now += 1_000;
+    assert.equal(limits.sourceMayStartCostlyWork(request('10.0.0.1')), true, 'refilled');
   });
 });
