@@ -16,8 +16,12 @@ const checksAhead = new WeakMap<Response, CsrCheckAhead>();
  * Placed just before `authentication` (apps.ts): for an issuance request with a CSR and a bearer
  * token, starts the CSR's check (`CsrCheckAhead`) on the next turn of the event loop. By then
  * `authentication` has sent its token lookup, so the check runs while PostgreSQL answers it,
- * instead of after. One request at a time, that round trip is time the event loop would spend
- * idle (BENCHMARKS.md, change 27); under load the check costs the same CPU wherever it runs.
+ * instead of after.
+ *
+ * Only when no other issuance is in progress, because only then would the event loop sit idle
+ * through that round trip. With others in progress it has their work to do, and checking ahead
+ * merely reorders the work: at concurrency 32 that cost ~10 % more server CPU per certificate in
+ * paired runs (BENCHMARKS.md, change 27).
  *
  * The check runs before the caller is known, so it is kept to what a caller could make the
  * server do anyway: only with a bearer token (the only way to ask for a new certificate), only
@@ -27,9 +31,26 @@ const checksAhead = new WeakMap<Response, CsrCheckAhead>();
  * answer, every refusal and the order of refusals stay as they were.
  */
 export function issuanceCsrCheckAhead(mayStartCostlyWork: (req: Request) => boolean) {
+  let issuancesInProgress = 0;
   return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method !== 'POST' || req.path !== ISSUANCE_PATH) {
+      next();
+      return;
+    }
+    issuancesInProgress += 1;
+    // 'prefinish' comes as the answer is handed to the socket, before the client can send its
+    // next request; 'close' covers a request whose connection went away first.
+    let answered = false;
+    const onAnswered = () => {
+      if (!answered) {
+        answered = true;
+        issuancesInProgress -= 1;
+      }
+    };
+    res.on('prefinish', onAnswered);
+    res.on('close', onAnswered);
     const csr = (req.body as { csr?: unknown } | undefined)?.csr;
-    if (req.method === 'POST' && req.path === ISSUANCE_PATH && typeof csr === 'string' && req.get('authorization') !== undefined && mayStartCostlyWork(req)) {
+    if (issuancesInProgress === 1 && typeof csr === 'string' && req.get('authorization') !== undefined && mayStartCostlyWork(req)) {
       const check = new CsrCheckAhead(csr);
       checksAhead.set(res, check);
       setImmediate(() => {

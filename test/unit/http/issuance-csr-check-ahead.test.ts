@@ -23,6 +23,8 @@ describe('issuance CSR check ahead of authentication', () => {
   let sourceMayStartCostlyWork = true;
   let seen: Seen;
   let csr: string;
+  /** The token lookup of requests sent with `Bearer held`: answered when the test says so. */
+  let heldLookup: Promise<void>;
   let spkiSha256: string;
 
   before(async () => {
@@ -41,13 +43,14 @@ describe('issuance CSR check ahead of authentication', () => {
     // Stands in for `authentication`: a refusal it can give at once, else a token lookup that
     // answers a few milliseconds later, as PostgreSQL would.
     app.use(async (req: Request, res: Response, next: NextFunction) => {
-      seen.response = res;
+      const held = req.get('authorization') === 'Bearer held';
+      if (!held) seen.response = res;
       if (req.get('authorization') === 'Bearer refused-at-once') {
         res.status(401).end();
         return;
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      seen.startedWhileAuthenticating = csrCheckedAhead(res)?.started;
+      await (held ? heldLookup : new Promise((resolve) => setTimeout(resolve, 5)));
+      if (!held) seen.startedWhileAuthenticating = csrCheckedAhead(res)?.started;
       next();
     });
     app.use(certificateRoutes(issuance, {} as InventoryService));
@@ -98,6 +101,25 @@ describe('issuance CSR check ahead of authentication', () => {
     assert.equal(csrCheckedAhead(seen.response as Response), undefined);
     await post('/v1/certificates', { generateKey: 'p256', profile: 'peer', sans: ['a.svc.internal'] });
     assert.equal(csrCheckedAhead(seen.response as Response), undefined);
+  });
+
+  it('does not start it while another issuance is in progress, and does again once that one is answered', async () => {
+    let answerHeldLookup = () => {};
+    heldLookup = new Promise<void>((resolve) => {
+      answerHeldLookup = resolve;
+    });
+    const inProgress = post('/v1/certificates', { csr, profile: 'peer' }, 'Bearer held');
+    // Until the first request is known to be in progress: its lookup waits on `heldLookup`.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const meanwhile = await post('/v1/certificates', { csr, profile: 'peer' });
+    assert.equal(meanwhile.status, 201);
+    assert.equal(seen.startedWhileAuthenticating, undefined, 'no check ahead');
+    assert.equal(seen.handedToIssuance, undefined);
+    answerHeldLookup();
+    assert.equal((await inProgress).status, 201);
+    seen = {};
+    await post('/v1/certificates', { csr, profile: 'peer' });
+    assert.equal(seen.startedWhileAuthenticating, true, 'alone again: checked ahead');
   });
 
   it('never starts it for a request answered before the lookup (a refusal at once)', async () => {
