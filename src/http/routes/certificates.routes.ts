@@ -38,8 +38,10 @@ export function issuanceCsrCheckAhead(mayStartCostlyWork: (req: Request) => bool
       return;
     }
     issuancesInProgress += 1;
-    // 'prefinish' comes as the answer is handed to the socket, before the client can send its
-    // next request; 'close' covers a request whose connection went away first.
+    // Counted down as the answer is handed to the socket: Node emits `prefinish` inside
+    // `res.end()`, before the client can send its next request, where `finish` and `close` come a
+    // turn later and a lone caller's next request could find this one still counted. `close`
+    // (documented) also covers a request whose connection went away before any answer.
     let answered = false;
     const onAnswered = () => {
       if (!answered) {
