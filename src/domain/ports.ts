@@ -5,7 +5,7 @@ import type { RevocationReasonName } from './crl/revocation-reason.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
 import type { CertificateEventType } from './lifecycle/certificate-event.ts';
 import type { NamePolicy } from './name-policy.ts';
-import type { ApiRole } from './principal.ts';
+import type { ApiRole } from './api-role.ts';
 import type { CertificateFacts } from './x509/certificate-facts.ts';
 
 /**

@@ -1,9 +1,7 @@
+import type { ApiRole } from './api-role.ts';
 import type { IssuerName } from './ca-hierarchy.ts';
 import { DomainError } from './errors.ts';
 import type { ServiceRecord } from './ports.ts';
-
-export type ApiRole = 'admin' | 'security' | 'ci' | 'auditor';
-export const API_ROLES: readonly ApiRole[] = ['admin', 'security', 'ci', 'auditor'];
 
 /** Who is calling, as established by `auth/` from a bearer token or a client certificate. */
 export type Principal =

@@ -1,4 +1,4 @@
-import type { ApiRole } from '../domain/principal.ts';
+import type { ApiRole } from '../domain/api-role.ts';
 import type { ApiTokenRecord, AuditEntry, BootstrapTokenRecord, BootstrapTokenWithService, TokenStore } from '../domain/ports.ts';
 import { DomainError } from '../domain/errors.ts';
 import { appendAuditEntries } from './audit-appender.ts';

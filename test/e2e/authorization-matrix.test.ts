@@ -3,7 +3,7 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { BootstrapTokenDto, CreatedApiTokenDto, IssuedCertificateDto, ServiceDto } from '../../src/contracts/certificates.ts';
-import type { ApiRole } from '../../src/domain/principal.ts';
+import type { ApiRole } from '../../src/domain/api-role.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import { loadOpenApiDocument } from '../../src/http/openapi-document.ts';
 import { parseJson } from '../support/http-assertions.ts';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { RequestContext } from '../../../src/app/request-context.ts';
 import { DomainError } from '../../../src/domain/errors.ts';
 import type { InventoryMetricsReader } from '../../../src/domain/metrics-port.ts';
-import type { ApiRole } from '../../../src/domain/principal.ts';
+import type { ApiRole } from '../../../src/domain/api-role.ts';
 import { errorHandler } from '../../../src/http/error-handler.ts';
 import { PrometheusMetrics } from '../../../src/http/prometheus-metrics.ts';
 import { metricsRoutes } from '../../../src/http/routes/metrics.routes.ts';
