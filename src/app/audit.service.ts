@@ -1,6 +1,6 @@
-import { AuditChainVerifier, type AuditChainReport, type StoredAuditEvent } from '../domain/audit-verification.ts';
+import { AuditChainVerifier, type AuditChainReport } from '../domain/audit-verification.ts';
 import { DomainError } from '../domain/errors.ts';
-import type { AuditQuery, AuditReader } from '../domain/ports.ts';
+import type { AuditQuery, AuditReader, StoredAuditEvent } from '../domain/ports.ts';
 import { requireRole } from '../domain/principal.ts';
 import type { RequestContext } from './request-context.ts';
 

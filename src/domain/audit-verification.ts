@@ -1,13 +1,7 @@
 import { auditEventHash } from './audit-chain.ts';
-import type { AuditEntry } from './ports.ts';
+import type { StoredAuditEvent } from './ports.ts';
 
-/** A stored audit event as the verifier reads it. */
-export interface StoredAuditEvent extends AuditEntry {
-  seq: bigint;
-  prevHash: string | null;
-  hash: string;
-}
-
+/** What a walk of the chain found. */
 export interface AuditChainReport {
   ok: boolean;
   checked: number;

@@ -1,5 +1,4 @@
 import type { IssuerEnvironment, IssuerName } from './ca-hierarchy.ts';
-import type { StoredAuditEvent } from './audit-verification.ts';
 import type { CrlEntry } from './crl/crl-builder.ts';
 import type { RevocationReasonName } from './crl/revocation-reason.ts';
 import type { KeyAlgorithmName } from './key-algorithm.ts';
@@ -26,6 +25,13 @@ export interface AuditEntry {
   targetType: string;
   targetId?: string;
   details: Record<string, unknown>;
+}
+
+/** An audit entry as stored: its place in the chain and the hashes that link it. */
+export interface StoredAuditEvent extends AuditEntry {
+  seq: bigint;
+  prevHash: string | null;
+  hash: string;
 }
 
 /** A stored issuer: public material and where its encrypted key lives. */

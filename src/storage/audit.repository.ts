@@ -1,4 +1,4 @@
-import type { StoredAuditEvent } from '../domain/audit-verification.ts';
+import type { StoredAuditEvent } from '../domain/ports.ts';
 import type { AuditQuery, AuditReader } from '../domain/ports.ts';
 import type { AuditEvent, PrismaClient } from './generated/prisma/client.ts';
 import { guardStorage } from './storage-error.ts';

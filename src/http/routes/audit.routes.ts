@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AuditService } from '../../app/audit.service.ts';
-import type { StoredAuditEvent } from '../../domain/audit-verification.ts';
+import type { StoredAuditEvent } from '../../domain/ports.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { requestContextOf } from '../authentication.ts';
 import { queryParam } from '../query-param.ts';
