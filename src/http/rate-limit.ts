@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { requestContextOf } from './authentication.ts';
 import { sendProblem } from './problem.ts';
+import { onFirstResponseEvent } from './response-events.ts';
 
 /** `capacity` requests at once, refilled at `perSecond`. */
 export interface RateLimit {
@@ -166,15 +167,9 @@ export function concurrencyCap(maxInFlight: number) {
       return;
     }
     inFlight += 1;
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        inFlight -= 1;
-      }
-    };
-    res.on('finish', release);
-    res.on('close', release);
+    onFirstResponseEvent(res, ['finish', 'close'], () => {
+      inFlight -= 1;
+    });
     next();
   };
 }

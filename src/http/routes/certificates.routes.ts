@@ -6,6 +6,7 @@ import { parseRequestedTtl } from '../../domain/validity.ts';
 import { requestContextOf } from '../authentication.ts';
 import { queryParam } from '../query-param.ts';
 import { certificateDto, issuedCertificateDto } from '../presenters.ts';
+import { onFirstResponseEvent } from '../response-events.ts';
 
 const PEM_CHAIN = 'application/pem-certificate-chain';
 const ISSUANCE_PATH = '/v1/certificates';
@@ -42,15 +43,9 @@ export function issuanceCsrCheckAhead(mayStartCostlyWork: (req: Request) => bool
     // `res.end()`, before the client can send its next request, where `finish` and `close` come a
     // turn later and a lone caller's next request could find this one still counted. `close`
     // (documented) also covers a request whose connection went away before any answer.
-    let answered = false;
-    const onAnswered = () => {
-      if (!answered) {
-        answered = true;
-        issuancesInProgress -= 1;
-      }
-    };
-    res.on('prefinish', onAnswered);
-    res.on('close', onAnswered);
+    onFirstResponseEvent(res, ['prefinish', 'close'], () => {
+      issuancesInProgress -= 1;
+    });
     const csr = (req.body as { csr?: unknown } | undefined)?.csr;
     if (issuancesInProgress === 1 && typeof csr === 'string' && req.get('authorization') !== undefined && mayStartCostlyWork(req)) {
       const check = new CsrCheckAhead(csr);
