@@ -9,7 +9,7 @@ import { lintCertificate } from '../domain/lint/lint-certificate.ts';
 import type { OperationMetrics } from '../domain/metrics-port.ts';
 import type { NamePolicy } from '../domain/name-policy.ts';
 import { checkSanSyntax, findDisallowedName } from '../domain/name-policy-check.ts';
-import type { AuditEntry, CertificateReader, IssuanceStore, ServiceReader, ServiceRecord } from '../domain/ports.ts';
+import type { AuditEntry, CertificateReader, IssuanceSigning, IssuanceStore, OpenedIssuance, ServiceReader, ServiceRecord } from '../domain/ports.ts';
 import { actorOf, requireAuthenticated, type Principal } from '../domain/principal.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
@@ -141,6 +141,42 @@ export class IssuanceService {
   private async issueOnce(context: RequestContext, request: IssueRequest, csrCheckedAhead: CsrCheckAhead | undefined): Promise<IssuedCertificate> {
     const caller = this.authenticated(context);
     const profile = this.deps.profiles.get(request.profile);
+    const now = this.deps.clock.now();
+    const opened = await this.openAhead(caller, request, csrCheckedAhead, now);
+    try {
+      return await this.judgeAndCommit(context, request, csrCheckedAhead, caller, profile, now, opened);
+    } finally {
+      // On a refusal: the token is given back and the chain's lock released before the answer.
+      await opened?.abandon();
+    }
+  }
+
+  /**
+   * The issuance's transaction, opened before the request is judged when the request comes alone
+   * (its CSR check was started ahead, which the HTTP layer does for a lone request only) and its
+   * key is known by then; undefined otherwise, or when the store has other issuances in flight.
+   * The judging below runs while the transaction's first round trip does, instead of before it.
+   * Callers that can never be issued a certificate here do not open one.
+   */
+  private async openAhead(caller: Principal, request: IssueRequest, csrCheckedAhead: CsrCheckAhead | undefined, now: Date): Promise<OpenedIssuance | undefined> {
+    if (!csrCheckedAhead?.started || request.csr === undefined || request.generateKey !== undefined) return undefined;
+    const tokenHolder = caller.kind === 'bootstrap-token' || (caller.kind === 'api-token' && (caller.role === 'admin' || caller.role === 'ci'));
+    if (!tokenHolder) return undefined;
+    // A CSR that fails its check is refused where `keyFromCsr` looks at it, in the usual order.
+    const parsed = await csrCheckedAhead.resultFor(request.csr).catch(() => undefined);
+    if (parsed === undefined) return undefined;
+    return this.deps.store.openIssuance({ bootstrapTokenId: caller.kind === 'bootstrap-token' ? caller.tokenId : undefined, now, keySpkiSha256: parsed.spkiSha256 });
+  }
+
+  private async judgeAndCommit(
+    context: RequestContext,
+    request: IssueRequest,
+    csrCheckedAhead: CsrCheckAhead | undefined,
+    caller: Principal,
+    profile: CertificateProfile,
+    now: Date,
+    opened: OpenedIssuance | undefined,
+  ): Promise<IssuedCertificate> {
     const subject = await this.resolveSubject(caller, profile, request.service);
     if ((request.csr === undefined) === (request.generateKey === undefined)) {
       throw new DomainError('bad_request', 'give exactly one of csr and generateKey');
@@ -156,14 +192,9 @@ export class IssuanceService {
     const ttl = request.ttl === undefined ? profile.defaultTtlSeconds : parseRequestedTtl(request.ttl);
     const commonName = key.csrCommonName !== undefined && flattenNames(sans).includes(key.csrCommonName.toLowerCase()) ? key.csrCommonName.toLowerCase() : undefined;
     const issuer = this.deps.hierarchy.get(profile.issuer);
-    const now = this.deps.clock.now();
     const template = this.prepare(profile, issuer, key, sans, commonName, validityWindow(now, ttl, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
-    await this.lintOrRefuse(template, issuer, profile, context, caller);
-    const outcome = await this.deps.store.commitIssuance({
-      bootstrapTokenId: subject.bootstrapTokenId,
-      now,
-      // Checked against the blocked keys in the statement that consumes the token.
-      keySpkiSha256: key.spkiSha256,
+    await this.lintOrRefuse(template, issuer, profile, context, caller, opened);
+    const signing: IssuanceSigning = {
       sign: async () => signFastLeaf(template, this.issuerParts(issuer)).facts,
       record: (facts) => ({
         certificate: {
@@ -187,7 +218,16 @@ export class IssuanceService {
           }),
         ],
       }),
-    });
+    };
+    const outcome = opened
+      ? await opened.commit(signing)
+      : await this.deps.store.commitIssuance({
+          bootstrapTokenId: subject.bootstrapTokenId,
+          now,
+          // Checked against the blocked keys in the statement that consumes the token.
+          keySpkiSha256: key.spkiSha256,
+          ...signing,
+        });
     if (!outcome.committed) {
       if (outcome.reason === 'key-blocked') throw keyBlocked();
       throw new DomainError('unauthorized', 'the bootstrap token is invalid, expired, revoked or already used');
@@ -446,10 +486,21 @@ export class IssuanceService {
     return parts;
   }
 
-  /** A template that fails lint is never signed; the refusal is audited. */
-  private async lintOrRefuse(template: FastLeafTemplate, issuer: LoadedIssuer, profile: CertificateProfile, context: RequestContext, caller: Principal): Promise<void> {
+  /**
+   * A template that fails lint is never signed; the refusal is audited. `opened`, the issuance's
+   * transaction when it was opened ahead, is abandoned first: it holds the audit chain's lock.
+   */
+  private async lintOrRefuse(
+    template: FastLeafTemplate,
+    issuer: LoadedIssuer,
+    profile: CertificateProfile,
+    context: RequestContext,
+    caller: Principal,
+    opened?: OpenedIssuance,
+  ): Promise<void> {
     const failures = lintCertificate(template, { issuerCertificate: issuer.signer.certificate, profile });
     if (failures.length === 0) return;
+    await opened?.abandon();
     await this.deps.store.inTransaction((tx) =>
       tx.audit([this.auditEntry(context, caller, 'certificate.lint_failed', template.serialHex, { profile: profile.name, failures })]),
     );

@@ -241,11 +241,8 @@ export interface IssuanceTransaction {
   audit(entries: AuditEntry[]): Promise<void>;
 }
 
-/**
- * A new certificate, prepared and linted, waiting to be signed and recorded. The store may write
- * it in one transaction together with others that arrive at the same moment (group commit).
- */
-export interface PendingIssuance {
+/** What an issuance presents before anything is signed: its token, its instant and its key. */
+export interface IssuanceClaim {
   /** The bootstrap token the request presented: consumed in the same transaction, or nothing happens. */
   bootstrapTokenId: string | undefined;
   /** The request's instant: a token expired by then is not usable. */
@@ -256,6 +253,10 @@ export interface PendingIssuance {
    * nothing is consumed, signed or written. Undefined for a key generated here.
    */
   keySpkiSha256: string | undefined;
+}
+
+/** How a claimed issuance is signed and what is recorded for it. */
+export interface IssuanceSigning {
   /**
    * Signs the certificate. Called inside the transaction, only once the token is consumed, with
    * the other signatures of its group; called again if the transaction is retried, and only the
@@ -264,6 +265,25 @@ export interface PendingIssuance {
   sign(): Promise<CertificateFacts>;
   /** What to record for the signed certificate. */
   record(facts: CertificateFacts): { certificate: NewCertificateRecord; audit: AuditEntry[] };
+}
+
+/**
+ * A new certificate, prepared and linted, waiting to be signed and recorded. The store may write
+ * it in one transaction together with others that arrive at the same moment (group commit).
+ */
+export interface PendingIssuance extends IssuanceClaim, IssuanceSigning {}
+
+/**
+ * The transaction of a lone issuance, opened before its request is judged (`openIssuance`).
+ * Exactly one of the two ends it: `commit` once the request is judged fit, `abandon` on any
+ * refusal. Until then it holds the token's row and the audit chain's lock, so nothing else may
+ * append to the chain on the caller's behalf in between (abandon first).
+ */
+export interface OpenedIssuance {
+  /** Signs and commits as `commitIssuance` does, in the transaction already open. */
+  commit(signing: IssuanceSigning): Promise<IssuanceCommitOutcome>;
+  /** Rolls back, so that nothing of the claim is consumed or written; resolves once rolled back. A no-op once committed. */
+  abandon(): Promise<void>;
 }
 
 export type IssuanceCommitOutcome = { committed: true; facts: CertificateFacts } | { committed: false; reason: 'bootstrap-token-unusable' | 'key-blocked' };
@@ -280,6 +300,16 @@ export interface IssuanceStore {
    * revoked or expired, perhaps by a concurrent request), nothing is consumed, signed or written.
    */
   commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome>;
+  /**
+   * Opens the transaction of an issuance that would be written alone (no other issuance in
+   * flight or waiting) and sends its first round trip at once — the token consumed, the key's
+   * blocked status read, the audit chain locked — so that it runs while the caller judges the
+   * request; undefined when other issuances are in flight (`commitIssuance` then groups them).
+   * What the token and the key turned out to be is only told by `commit`, so the caller's
+   * refusals keep their order; and nothing is signed until the token is consumed, as with
+   * `commitIssuance`.
+   */
+  openIssuance(claim: IssuanceClaim): OpenedIssuance | undefined;
 }
 
 /* ---------- revocation, CRLs, OCSP ---------- */

@@ -18,6 +18,20 @@ export class BatchScheduler<E> {
     this.startBatches();
   }
 
+  /**
+   * When nothing is in flight or waiting, starts `run` as a batch of its own and returns true:
+   * entries added meanwhile wait for it as for any batch. Otherwise false, and nothing runs.
+   */
+  runAloneIfIdle(run: () => Promise<void>): boolean {
+    if (this.batchesInFlight > 0 || this.waiting.length > 0) return false;
+    this.batchesInFlight += 1;
+    void run().finally(() => {
+      this.batchesInFlight -= 1;
+      this.startBatches();
+    });
+    return true;
+  }
+
   private startBatches(): void {
     while (this.waiting.length > 0 && this.batchesInFlight < this.options.maxConcurrentBatches) {
       const batch = this.waiting.splice(0, this.options.maxBatchSize);

@@ -1,4 +1,5 @@
 import type { IssuerName } from '../domain/ca-hierarchy.ts';
+import type pg from 'pg';
 import { DomainError } from '../domain/errors.ts';
 import type {
   AuditEntry,
@@ -6,17 +7,19 @@ import type {
   CertificateReader,
   CertificateRecord,
   CertificateWriter,
+  IssuanceClaim,
   IssuanceCommitOutcome,
   IssuanceStore,
   IssuanceTransaction,
   NewCertificateRecord,
+  OpenedIssuance,
   PendingIssuance,
 } from '../domain/ports.ts';
 import { appendAuditEntries } from './audit-appender.ts';
 import { nameText } from './certificate-name-text.ts';
 import type { Prisma, PrismaClient } from './generated/prisma/client.ts';
 import { GroupCommitQueue } from './group-commit-queue.ts';
-import { writeIssuanceGroup } from './issuance-group-writer.ts';
+import { openLoneIssuance, writeIssuanceGroup } from './issuance-group-writer.ts';
 import { sqlPoolOf } from './prisma-client.ts';
 import { guardStorage, isDatabaseUnreachable } from './storage-error.ts';
 
@@ -144,13 +147,27 @@ const ISSUANCE_GROUP = {
 export class PrismaCertificateRepository implements CertificateWriter, CertificateReader, IssuanceStore {
   private readonly issuanceQueue: GroupCommitQueue<PendingIssuance, IssuanceCommitOutcome>;
 
+  private readonly pool: pg.Pool;
+
   constructor(private readonly prisma: PrismaClient) {
-    const pool = sqlPoolOf(prisma);
-    this.issuanceQueue = new GroupCommitQueue((group) => writeIssuanceGroup(pool, group), ISSUANCE_GROUP);
+    this.pool = sqlPoolOf(prisma);
+    this.issuanceQueue = new GroupCommitQueue((group) => writeIssuanceGroup(this.pool, group), ISSUANCE_GROUP);
   }
 
   commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome> {
     return guardStorage(() => this.issuanceQueue.submit(pending));
+  }
+
+  openIssuance(claim: IssuanceClaim): OpenedIssuance | undefined {
+    let opened: OpenedIssuance | undefined;
+    this.issuanceQueue.writeAloneIfIdle(() => {
+      const lone = openLoneIssuance(this.pool, claim);
+      opened = lone.opened;
+      return lone.finished;
+    });
+    if (opened === undefined) return undefined;
+    const { commit, abandon } = opened;
+    return { commit: (signing) => guardStorage(() => commit(signing)), abandon };
   }
 
   recordIssued(certificate: NewCertificateRecord, audit: AuditEntry): Promise<void> {

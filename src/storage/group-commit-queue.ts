@@ -50,6 +50,14 @@ export class GroupCommitQueue<T, R> {
     return new Promise<R>((resolve, reject) => this.scheduler.add({ item, resolve, reject }));
   }
 
+  /**
+   * When no group is in flight or waiting, runs `write` (a transaction the caller writes itself)
+   * in a group's place: items submitted meanwhile wait for it as for a group. Returns whether it ran.
+   */
+  writeAloneIfIdle(write: () => Promise<void>): boolean {
+    return this.scheduler.runAloneIfIdle(write);
+  }
+
   private async write(group: Waiting<T, R>[]): Promise<void> {
     let outcomes: ItemOutcome<R>[];
     try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type pg from 'pg';
-import type { IssuanceCommitOutcome, NewCertificateRecord, PendingIssuance } from '../domain/ports.ts';
+import type { IssuanceClaim, IssuanceCommitOutcome, IssuanceSigning, NewCertificateRecord, OpenedIssuance, PendingIssuance } from '../domain/ports.ts';
 import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH, LOCK_AUDIT_CHAIN } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
@@ -34,42 +34,110 @@ const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { com
  * COMMITTED statement sees what had committed when it started, so the read must start after the
  * lock is granted. This is the hot path: it runs on the pg pool with prepared statements.
  */
-export async function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
-  return inSqlTransaction(pool, async (tx) => {
-    // Sent in one write, with BEGIN: the chain's lock is asked for after the token rows are locked.
-    // Prepared statements, like the rest: sent as one text through the simple query protocol, the
-    // lock and the read were parsed and planned for every group (0.26 against 0.07 ms of
-    // PostgreSQL's time in its statement log, one request at a time).
-    const [refusals, , [last]] = await Promise.all([consumeTokens(tx, group), tx.rows(LOCK_AUDIT_CHAIN, []), tx.rows<{ hash: string }>(LAST_AUDIT_HASH, [])]);
-    // If one signature throws, the group rolls back whole (the queue retries each alone); the
-    // other signatures are discarded unused.
-    const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
-    const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
-    const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
-    for (const [index, pending] of group.entries()) {
-      const refusal = refusals[index];
-      const signedFacts = facts[index];
-      if (refusal !== undefined) {
-        outcomes.push(refusal);
-      } else if (signedFacts !== undefined) {
-        signed.push({ index, id: randomUUID(), record: pending.record(signedFacts) });
-        outcomes.push({ ok: true, value: { committed: true, facts: signedFacts } });
-      } else {
-        throw new Error('an issuance of the group was neither refused nor signed');
-      }
-    }
-    if (signed.length > 0) {
-      await insertCertificates(
-        tx,
-        signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
-        chainAuditRows(
-          last?.hash ?? null,
-          signed.flatMap(({ record }) => record.audit),
-        ),
-      );
-    }
-    return outcomes;
+export function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
+  return inSqlTransaction(pool, async (tx) => finishGroup(tx, group, await openGroup(tx, group)));
+}
+
+/**
+ * The transaction of one issuance, opened before its request is judged (`IssuanceStore.openIssuance`):
+ * the first round trip goes at once and runs while the caller judges; the second when it commits.
+ * One request at a time that takes the round trip off the request's path: its latency overlaps
+ * the caller's checks instead of following them (BENCHMARKS.md, change 28). `finished` settles
+ * once the transaction has committed or rolled back (the queue's slot is held until then).
+ */
+export function openLoneIssuance(pool: pg.Pool, claim: IssuanceClaim): { opened: OpenedIssuance; finished: Promise<void> } {
+  let decide: (decision: IssuanceSigning | typeof ABANDON) => void = () => undefined;
+  const decided = new Promise<IssuanceSigning | typeof ABANDON>((resolve) => {
+    decide = resolve;
   });
+  const outcome = inSqlTransaction(pool, async (tx) => {
+    // Both are awaited together: a failed first round trip rolls back at once, decided or not.
+    const [opened, decision] = await Promise.all([openGroup(tx, [claim]), decided]);
+    if (decision === ABANDON) throw new IssuanceAbandoned();
+    const [only] = await finishGroup(tx, [{ ...claim, ...decision }], opened);
+    if (only === undefined) throw new Error('the issuance transaction returned no outcome');
+    if (!only.ok) throw only.error;
+    return only.value;
+  });
+  const finished = outcome.then(
+    () => undefined,
+    () => undefined,
+  );
+  let state: 'open' | 'committing' | 'abandoned' = 'open';
+  return {
+    finished,
+    opened: {
+      commit(signing) {
+        if (state !== 'open') throw new Error(`an opened issuance was committed after it was ${state === 'abandoned' ? 'abandoned' : 'committed'}`);
+        state = 'committing';
+        decide(signing);
+        return outcome;
+      },
+      abandon() {
+        if (state === 'open') {
+          state = 'abandoned';
+          decide(ABANDON);
+        }
+        return finished;
+      },
+    },
+  };
+}
+
+const ABANDON = Symbol('abandon');
+
+/** Thrown inside an opened issuance's transaction to roll it back; never seen by a caller. */
+class IssuanceAbandoned extends Error {}
+
+interface OpenedGroup {
+  /** Per claim, its refusal, or undefined when its token was consumed and its key is not blocked. */
+  refusals: (ItemOutcome<IssuanceCommitOutcome> | undefined)[];
+  /** The audit chain's last hash, read under its lock. */
+  lastHash: string | null;
+}
+
+/**
+ * The first round trip of a group's transaction, sent at once (with BEGIN, when it is the first
+ * thing sent): the claims' tokens consumed, the chain's lock asked for after the token rows are
+ * locked, and the chain's last hash. Prepared statements, like the rest: sent as one text through
+ * the simple query protocol, the lock and the read were parsed and planned for every group (0.26
+ * against 0.07 ms of PostgreSQL's time in its statement log, one request at a time).
+ */
+async function openGroup(tx: SqlSession, claims: IssuanceClaim[]): Promise<OpenedGroup> {
+  const [refusals, , [last]] = await Promise.all([consumeTokens(tx, claims), tx.rows(LOCK_AUDIT_CHAIN, []), tx.rows<{ hash: string }>(LAST_AUDIT_HASH, [])]);
+  return { refusals, lastHash: last?.hash ?? null };
+}
+
+/** The second round trip: signs what was not refused, then inserts and commits in one write. */
+async function finishGroup(tx: SqlTransactionSession, group: PendingIssuance[], { refusals, lastHash }: OpenedGroup): Promise<ItemOutcome<IssuanceCommitOutcome>[]> {
+  // If one signature throws, the group rolls back whole (the queue retries each alone); the
+  // other signatures are discarded unused.
+  const facts = await Promise.all(group.map((pending, index) => (refusals[index] === undefined ? pending.sign() : undefined)));
+  const signed: { index: number; id: string; record: ReturnType<PendingIssuance['record']> }[] = [];
+  const outcomes: ItemOutcome<IssuanceCommitOutcome>[] = [];
+  for (const [index, pending] of group.entries()) {
+    const refusal = refusals[index];
+    const signedFacts = facts[index];
+    if (refusal !== undefined) {
+      outcomes.push(refusal);
+    } else if (signedFacts !== undefined) {
+      signed.push({ index, id: randomUUID(), record: pending.record(signedFacts) });
+      outcomes.push({ ok: true, value: { committed: true, facts: signedFacts } });
+    } else {
+      throw new Error('an issuance of the group was neither refused nor signed');
+    }
+  }
+  if (signed.length > 0) {
+    await insertCertificates(
+      tx,
+      signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
+      chainAuditRows(
+        lastHash,
+        signed.flatMap(({ record }) => record.audit),
+      ),
+    );
+  }
+  return outcomes;
 }
 
 // A token is consumed only for a request whose key is not blocked: a refused request keeps its token.
@@ -142,15 +210,15 @@ export const INSERT_CERTIFICATES = sqlStatement(
  * atomic conditional update: of concurrent uses of a token, in this group or another
  * transaction, exactly one matches.
  */
-async function consumeTokens(tx: SqlSession, group: PendingIssuance[]): Promise<(ItemOutcome<IssuanceCommitOutcome> | undefined)[]> {
-  const input = group.map((pending) => ({ token_id: pending.bootstrapTokenId ?? null, now: pending.now.toISOString(), spki: pending.keySpkiSha256 ?? null }));
+async function consumeTokens(tx: SqlSession, claims: IssuanceClaim[]): Promise<(ItemOutcome<IssuanceCommitOutcome> | undefined)[]> {
+  const input = claims.map((claim) => ({ token_id: claim.bootstrapTokenId ?? null, now: claim.now.toISOString(), spki: claim.keySpkiSha256 ?? null }));
   const [row] = await tx.rows<{ consumed: string[]; blocked: string[] }>(CONSUME_TOKENS, [JSON.stringify(input)]);
   const consumed = new Set(row?.consumed ?? []);
   const blocked = new Set(row?.blocked ?? []);
-  return group.map((pending) => {
-    if (pending.keySpkiSha256 !== undefined && blocked.has(pending.keySpkiSha256)) return KEY_BLOCKED;
+  return claims.map((claim) => {
+    if (claim.keySpkiSha256 !== undefined && blocked.has(claim.keySpkiSha256)) return KEY_BLOCKED;
     // The same token twice in one group: the first request has it, the second finds it used.
-    if (pending.bootstrapTokenId !== undefined && !consumed.delete(pending.bootstrapTokenId)) return TOKEN_UNUSABLE;
+    if (claim.bootstrapTokenId !== undefined && !consumed.delete(claim.bootstrapTokenId)) return TOKEN_UNUSABLE;
     return undefined;
   });
 }

@@ -233,14 +233,118 @@ describe('group commit of issuances on real PostgreSQL', () => {
     assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
   });
 
+  describe('an issuance opened ahead (openIssuance)', () => {
+    it('commits what it signs; meanwhile no other issuance opens, and one submitted waits for it, then commits', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const [first, second] = await Promise.all([token(), token()]);
+      const probe = pendingIssuance('o1', first);
+      const opened = repository.openIssuance(probe.pending);
+      assert.ok(opened, 'the store was idle');
+      assert.equal(repository.openIssuance(pendingIssuance('o2', second).pending), undefined, 'one issuance in flight: no other opens');
+      let secondSettled = false;
+      const submitted = repository.commitIssuance(pendingIssuance('o3', second).pending).finally(() => {
+        secondSettled = true;
+      });
+      await prisma.certificate.count();
+      assert.equal(secondSettled, false, 'the submitted issuance waits for the opened one');
+      const outcome = await opened.commit(probe.pending);
+      assert.equal(outcome.committed, true);
+      assert.equal(probe.signed, 1);
+      assert.equal((await submitted).committed, true);
+      const tokens = await prisma.bootstrapToken.findMany({ where: { id: { in: [first, second] } } });
+      assert.ok(tokens.every((t) => t.usedAt !== null && t.certificateId !== null));
+      await opened.abandon();
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: first } })).certificateId !== null, true, 'abandoning after the commit undoes nothing');
+      assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+    });
+
+    it('abandoned: its token stays unused, nothing is signed or written, and the audit chain and the queue are free again', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const kept = await token();
+      const probe = pendingIssuance('a1', kept);
+      const certificates = await prisma.certificate.count();
+      const opened = repository.openIssuance(probe.pending);
+      assert.ok(opened);
+      await opened.abandon();
+      assert.equal(probe.signed, 0);
+      assert.equal(await prisma.certificate.count(), certificates);
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null, 'the token was given back');
+      await assert.rejects(opened.commit(probe.pending), /after it was abandoned/);
+      // The chain's lock was released: another writer appends at once.
+      await new PrismaRevocationRepository(prisma).inTransaction((unit) =>
+        unit.audit([{ occurredAt: NOW, actor: 'security', action: 'test.after_abandon', targetType: 'service', targetId: 'group-svc', details: {} }]),
+      );
+      const again = repository.openIssuance(probe.pending);
+      assert.ok(again, 'the queue is idle again');
+      assert.equal((await again.commit(probe.pending)).committed, true, 'the same token is still good');
+    });
+
+    it('holds its token: a group consuming the same token waits, and finds it used once the opened one commits', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const shared = await token();
+      const probe = pendingIssuance('h1', shared);
+      const opened = repository.openIssuance(probe.pending);
+      assert.ok(opened);
+      // Its first round trip done: the token's row and the chain's lock are held.
+      await waitForABackend("state = 'idle in transaction'");
+      const rival = pendingIssuance('h2', shared);
+      const group = writeIssuanceGroup(sqlPoolOf(prisma), [rival.pending]);
+      await waitForABackendWaitingOnALock();
+      assert.equal((await opened.commit(probe.pending)).committed, true);
+      const [rivalOutcome] = await group;
+      assert.deepEqual(rivalOutcome, { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } });
+      assert.equal(rival.signed, 0, 'the second use is never signed');
+    });
+
+    it('a token already used, or a blocked key, is told by commit: nothing is signed, and a refused key keeps its token', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const used = await token();
+      await prisma.bootstrapToken.update({ where: { id: used }, data: { usedAt: NOW } });
+      const usedProbe = pendingIssuance('r1', used);
+      const openedUsed = repository.openIssuance(usedProbe.pending);
+      assert.ok(openedUsed);
+      assert.deepEqual(await openedUsed.commit(usedProbe.pending), { committed: false, reason: 'bootstrap-token-unusable' });
+      assert.equal(usedProbe.signed, 0);
+
+      const blockedKey = randomBytes(32).toString('hex');
+      await prisma.blockedKey.create({ data: { spkiSha256: blockedKey, reason: 'keyCompromise', blockedAt: NOW, blockedBy: 'test' } });
+      const kept = await token();
+      const blockedProbe = pendingIssuance('r2', kept, { keySpkiSha256: blockedKey });
+      const openedBlocked = repository.openIssuance(blockedProbe.pending);
+      assert.ok(openedBlocked);
+      assert.deepEqual(await openedBlocked.commit(blockedProbe.pending), { committed: false, reason: 'key-blocked' });
+      assert.equal(blockedProbe.signed, 0);
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null);
+    });
+
+    it('a failure while committing rolls everything back and reaches the caller', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const kept = await token();
+      const probe = pendingIssuance('f1', kept, { failSigning: true });
+      const opened = repository.openIssuance(probe.pending);
+      assert.ok(opened);
+      await assert.rejects(opened.commit(probe.pending), /signing f1 failed/);
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null);
+      const again = repository.openIssuance(probe.pending);
+      assert.ok(again, 'the queue is idle again');
+      await again.abandon();
+    });
+  });
+
   /** Polls PostgreSQL until some backend of this database waits for a lock (the group, blocked by the revocation). */
-  async function waitForABackendWaitingOnALock(): Promise<void> {
+  function waitForABackendWaitingOnALock(): Promise<void> {
+    return waitForABackend("wait_event_type = 'Lock'");
+  }
+
+  /** Polls PostgreSQL until some backend of this database is in the state `condition` says. */
+  async function waitForABackend(condition: string): Promise<void> {
     for (let attempt = 0; attempt < 500; attempt += 1) {
-      const [row] = await prisma.$queryRaw<{ waiting: number }[]>`
-        SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      if ((row?.waiting ?? 0) > 0) return;
+      const [row] = await prisma.$queryRawUnsafe<{ found: number }[]>(
+        `SELECT count(*)::int AS found FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND ${condition}`,
+      );
+      if ((row?.found ?? 0) > 0) return;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    throw new Error('the issuance group never waited for a lock');
+    throw new Error(`no backend came to ${condition}`);
   }
 });
