@@ -274,14 +274,29 @@ export interface IssuanceSigning {
 export interface PendingIssuance extends IssuanceClaim, IssuanceSigning {}
 
 /**
- * The transaction of a lone issuance, opened before its request is judged (`openIssuance`).
- * Exactly one of the two ends it: `commit` once the request is judged fit, `abandon` on any
- * refusal. Until then it holds the token's row and the audit chain's lock, so nothing else may
- * append to the chain on the caller's behalf in between (abandon first).
+ * What an issuance request presents before its caller is even authenticated: the hash of its
+ * bearer token when that is a bootstrap token (undefined for an API token), its instant, and the
+ * SHA-256 of its CSR's key as decoded (not yet checked).
+ */
+export interface IssuanceAheadClaim {
+  bootstrapTokenHash: string | undefined;
+  now: Date;
+  keySpkiSha256: string;
+}
+
+/**
+ * The transaction of a lone issuance, opened before its request is authenticated and judged
+ * (`openIssuance`). Exactly one of the two ends it: `commit` once the request is judged fit,
+ * `abandon` on any refusal. Until then it holds the token's row and the audit chain's lock, so
+ * nothing else may append to the chain on the caller's behalf in between (abandon first).
  */
 export interface OpenedIssuance {
-  /** Signs and commits as `commitIssuance` does, in the transaction already open. */
-  commit(signing: IssuanceSigning): Promise<IssuanceCommitOutcome>;
+  /**
+   * Signs and commits as `commitIssuance` does, in the transaction already open. The issuance
+   * must be the one claimed: its key the claimed key, its bootstrap token the one of the claimed
+   * hash (else the token is unusable to it), and a token exactly when a hash was claimed.
+   */
+  commit(pending: PendingIssuance): Promise<IssuanceCommitOutcome>;
   /** Rolls back, so that nothing of the claim is consumed or written; resolves once rolled back. A no-op once committed. */
   abandon(): Promise<void>;
 }
@@ -302,14 +317,15 @@ export interface IssuanceStore {
   commitIssuance(pending: PendingIssuance): Promise<IssuanceCommitOutcome>;
   /**
    * Opens the transaction of an issuance that would be written alone (no other issuance in
-   * flight or waiting) and sends its first round trip at once — the token consumed, the key's
-   * blocked status read, the audit chain locked — so that it runs while the caller judges the
-   * request; undefined when other issuances are in flight (`commitIssuance` then groups them).
-   * What the token and the key turned out to be is only told by `commit`, so the caller's
-   * refusals keep their order; and nothing is signed until the token is consumed, as with
-   * `commitIssuance`.
+   * flight or waiting) and sends its first round trip at once — the claimed token consumed unless
+   * the key is blocked, the key's blocked status read, the audit chain locked — so that it runs
+   * while the caller is authenticated and the request judged; undefined when other issuances
+   * are in flight (`commitIssuance` then groups them). What the token and the key turned out to
+   * be is only told by `commit`, so the caller's refusals keep their order; nothing is signed
+   * until the token is consumed, as with `commitIssuance`; and a refusal or `abandon` rolls the
+   * consumption back.
    */
-  openIssuance(claim: IssuanceClaim): OpenedIssuance | undefined;
+  openIssuance(claim: IssuanceAheadClaim): OpenedIssuance | undefined;
 }
 
 /* ---------- revocation, CRLs, OCSP ---------- */

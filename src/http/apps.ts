@@ -27,7 +27,7 @@ import { caRoutes } from './routes/ca.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { openApiRoutes } from './routes/openapi.routes.ts';
 import { apiTokenRoutes } from './routes/api-tokens.routes.ts';
-import { certificateRoutes, issuanceCsrCheckAhead } from './routes/certificates.routes.ts';
+import { certificateRoutes, issuanceAhead } from './routes/certificates.routes.ts';
 import { serviceRoutes } from './routes/services.routes.ts';
 import { crlRoutes } from './routes/crl.routes.ts';
 import { ocspRoutes } from './routes/ocsp.routes.ts';
@@ -69,7 +69,13 @@ export interface ApiUseCases {
 }
 
 /** Everything both listeners share, around the routes of one of them. */
-function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: Router[], authenticator?: Authenticator, binaryRouters: Router[] = []): Express {
+function buildApp(
+  deps: HttpDependencies,
+  listener: 'api' | 'public',
+  routers: Router[],
+  authenticated?: Pick<ApiUseCases, 'authenticator' | 'issuance'>,
+  binaryRouters: Router[] = [],
+): Express {
   const app = express();
   app.disable('x-powered-by');
   // The API's answers are `Cache-Control: no-store` and none is documented with a 304: express's
@@ -90,12 +96,12 @@ function buildApp(deps: HttpDependencies, listener: 'api' | 'public', routers: R
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use(rejectUnstorableText);
   // Who is calling is known before the request is judged, so that refusals can say 401 first.
-  if (authenticator) {
+  if (authenticated) {
     const limits = rateLimits(deps.rateLimits);
     app.use(limits.beforeAuthentication);
-    // Starts issuance's CSR check while `authentication` waits for the caller's token to be read.
-    app.use(issuanceCsrCheckAhead(limits.sourceMayStartCostlyWork));
-    app.use(authentication(authenticator));
+    // Starts a lone issuance's CSR check and transaction while `authentication` waits for the caller's token to be read.
+    app.use(issuanceAhead((csr, bearerToken) => authenticated.issuance.startAhead(csr, bearerToken), limits.sourceMayStartCostlyWork));
+    app.use(authentication(authenticated.authenticator));
     app.use(limits.afterAuthentication);
   }
   app.use(requestValidation(deps.openApi.spec));
@@ -148,7 +154,7 @@ export function createApiApp(deps: HttpDependencies, useCases: ApiUseCases): Exp
       certificateRoutes(useCases.issuance, useCases.inventory),
       metricsRoutes(deps.metrics),
     ],
-    useCases.authenticator,
+    useCases,
   );
 }
 

@@ -13,9 +13,8 @@ export function authentication(authenticator: Authenticator) {
     const header = req.get('authorization');
     let bearerToken: string | undefined;
     if (header !== undefined) {
-      const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
-      if (!match?.[1]) throw new DomainError('unauthorized', 'the Authorization header must be "Bearer <token>"');
-      bearerToken = match[1];
+      bearerToken = bearerTokenIn(header);
+      if (bearerToken === undefined) throw new DomainError('unauthorized', 'the Authorization header must be "Bearer <token>"');
     }
     const socket = req.socket as Partial<TLSSocket>;
     const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
@@ -35,6 +34,11 @@ export function authentication(authenticator: Authenticator) {
     res.locals.context = context;
     next();
   };
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined for any other form. */
+export function bearerTokenIn(header: string): string | undefined {
+  return /^Bearer ([^\s]+)$/i.exec(header.trim())?.[1];
 }
 
 /** The request's context as set by `authentication` (anonymous if it did not run). */

@@ -123,7 +123,7 @@ export function rateLimits(settings: RateLimitSettings, now: () => number = Date
     },
     /**
      * Whether `req`'s source still has a costly request in its budget, without spending it: work
-     * started ahead of `afterAuthentication` (`issuanceCsrCheckAhead`) asks first, so that a source the
+     * started ahead of `afterAuthentication` (`issuanceAhead`) asks first, so that a source the
      * limit is about to refuse cannot make the server do that work.
      */
     sourceMayStartCostlyWork: (req: Request): boolean => perSource.peek(source(req)) === 0,

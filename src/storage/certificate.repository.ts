@@ -7,7 +7,7 @@ import type {
   CertificateReader,
   CertificateRecord,
   CertificateWriter,
-  IssuanceClaim,
+  IssuanceAheadClaim,
   IssuanceCommitOutcome,
   IssuanceStore,
   IssuanceTransaction,
@@ -158,7 +158,7 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
     return guardStorage(() => this.issuanceQueue.submit(pending));
   }
 
-  openIssuance(claim: IssuanceClaim): OpenedIssuance | undefined {
+  openIssuance(claim: IssuanceAheadClaim): OpenedIssuance | undefined {
     let opened: OpenedIssuance | undefined;
     this.issuanceQueue.writeAloneIfIdle(() => {
       const lone = openLoneIssuance(this.pool, claim);
@@ -167,7 +167,7 @@ export class PrismaCertificateRepository implements CertificateWriter, Certifica
     });
     if (opened === undefined) return undefined;
     const { commit, abandon } = opened;
-    return { commit: (signing) => guardStorage(() => commit(signing)), abandon };
+    return { commit: (pending) => guardStorage(() => commit(pending)), abandon };
   }
 
   recordIssued(certificate: NewCertificateRecord, audit: AuditEntry): Promise<void> {

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type pg from 'pg';
-import type { IssuanceClaim, IssuanceCommitOutcome, IssuanceSigning, NewCertificateRecord, OpenedIssuance, PendingIssuance } from '../domain/ports.ts';
+import type { IssuanceAheadClaim, IssuanceClaim, IssuanceCommitOutcome, NewCertificateRecord, OpenedIssuance, PendingIssuance } from '../domain/ports.ts';
 import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH, LOCK_AUDIT_CHAIN } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
 import { inSqlTransaction, sqlStatement, type SqlSession, type SqlTransactionSession } from './sql-session.ts';
 
-const TOKEN_UNUSABLE: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } };
-const KEY_BLOCKED: ItemOutcome<IssuanceCommitOutcome> = { ok: true, value: { committed: false, reason: 'key-blocked' } };
+const TOKEN_UNUSABLE = { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } } as const satisfies ItemOutcome<IssuanceCommitOutcome>;
+const KEY_BLOCKED = { ok: true, value: { committed: false, reason: 'key-blocked' } } as const satisfies ItemOutcome<IssuanceCommitOutcome>;
 
 /**
  * Writes a group of issuances in one transaction of two round trips, whatever the group's size
@@ -39,25 +39,32 @@ export function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Pro
 }
 
 /**
- * The transaction of one issuance, opened before its request is judged (`IssuanceStore.openIssuance`):
- * the first round trip goes at once and runs while the caller judges; the second when it commits.
- * One request at a time that takes the round trip off the request's path: its latency overlaps
- * the caller's checks instead of following them (BENCHMARKS.md, change 28). `finished` settles
- * once the transaction has committed or rolled back (the queue's slot is held until then).
+ * The transaction of one issuance, opened before its request is authenticated and judged
+ * (`IssuanceStore.openIssuance`): the first round trip goes at once and runs while the caller
+ * is authenticated and judged; the second when it commits. One request at a time that takes the
+ * round trip off the request's path: its latency overlaps the token's read and the checks
+ * instead of following them (BENCHMARKS.md, change 28). A refusal rolls back, so that a token
+ * consumed for a request that cannot have it is given back. `finished` settles once the
+ * transaction has committed or rolled back (the queue's slot is held until then).
  */
-export function openLoneIssuance(pool: pg.Pool, claim: IssuanceClaim): { opened: OpenedIssuance; finished: Promise<void> } {
-  let decide: (decision: IssuanceSigning | typeof ABANDON) => void = () => undefined;
-  const decided = new Promise<IssuanceSigning | typeof ABANDON>((resolve) => {
+export function openLoneIssuance(pool: pg.Pool, claim: IssuanceAheadClaim): { opened: OpenedIssuance; finished: Promise<void> } {
+  let decide: (decision: PendingIssuance | typeof ABANDON) => void = () => undefined;
+  const decided = new Promise<PendingIssuance | typeof ABANDON>((resolve) => {
     decide = resolve;
   });
   const outcome = inSqlTransaction(pool, async (tx) => {
     // Both are awaited together: a failed first round trip rolls back at once, decided or not.
-    const [opened, decision] = await Promise.all([openGroup(tx, [claim]), decided]);
-    if (decision === ABANDON) throw new IssuanceAbandoned();
-    const [only] = await finishGroup(tx, [{ ...claim, ...decision }], opened);
+    const [claimed, decision] = await Promise.all([claimAhead(tx, claim), decided]);
+    if (decision === ABANDON) throw new RolledBack(undefined);
+    const refusal = claimRefusal(claim, claimed, decision);
+    if (refusal !== undefined) throw new RolledBack(refusal);
+    const [only] = await finishGroup(tx, [decision], { refusals: [undefined], lastHash: claimed.lastHash });
     if (only === undefined) throw new Error('the issuance transaction returned no outcome');
     if (!only.ok) throw only.error;
     return only.value;
+  }).catch((error: unknown) => {
+    if (error instanceof RolledBack && error.refusal !== undefined) return error.refusal;
+    throw error;
   });
   const finished = outcome.then(
     () => undefined,
@@ -67,10 +74,10 @@ export function openLoneIssuance(pool: pg.Pool, claim: IssuanceClaim): { opened:
   return {
     finished,
     opened: {
-      commit(signing) {
-        if (state !== 'open') throw new Error(`an opened issuance was committed after it was ${state === 'abandoned' ? 'abandoned' : 'committed'}`);
+      commit(pending) {
+        if (state !== 'open') return Promise.reject(new Error(`an opened issuance was committed after it was ${state === 'abandoned' ? 'abandoned' : 'committed'}`));
         state = 'committing';
-        decide(signing);
+        decide(pending);
         return outcome;
       },
       abandon() {
@@ -86,8 +93,58 @@ export function openLoneIssuance(pool: pg.Pool, claim: IssuanceClaim): { opened:
 
 const ABANDON = Symbol('abandon');
 
-/** Thrown inside an opened issuance's transaction to roll it back; never seen by a caller. */
-class IssuanceAbandoned extends Error {}
+/** Thrown inside an opened issuance's transaction to roll it back, with the refusal to answer (none when abandoned). */
+class RolledBack extends Error {
+  constructor(readonly refusal: IssuanceCommitOutcome | undefined) {
+    super('the opened issuance was rolled back');
+  }
+}
+
+interface ClaimedAhead {
+  /** The claimed token's id when it was consumed. */
+  consumedTokenId: string | undefined;
+  keyBlocked: boolean;
+  /** The audit chain's last hash, read under its lock. */
+  lastHash: string | null;
+}
+
+/**
+ * The first round trip of an opened issuance: CLAIM_TOKEN_AHEAD, the chain's lock and its last
+ * hash, sent at once with BEGIN (in this order for the reason given at `openGroup`).
+ */
+async function claimAhead(tx: SqlSession, claim: IssuanceAheadClaim): Promise<ClaimedAhead> {
+  const [[row], , [last]] = await Promise.all([
+    tx.rows<{ consumed: string | null; blocked: boolean }>(CLAIM_TOKEN_AHEAD, [claim.bootstrapTokenHash ?? null, claim.now, claim.keySpkiSha256]),
+    tx.rows(LOCK_AUDIT_CHAIN, []),
+    tx.rows<{ hash: string }>(LAST_AUDIT_HASH, []),
+  ]);
+  return { consumedTokenId: row?.consumed ?? undefined, keyBlocked: row?.blocked === true, lastHash: last?.hash ?? null };
+}
+
+/** Why the claimed issuance cannot commit, if it cannot; an issuance that is not the claimed one is a bug. */
+function claimRefusal(claim: IssuanceAheadClaim, claimed: ClaimedAhead, pending: PendingIssuance): IssuanceCommitOutcome | undefined {
+  if (pending.keySpkiSha256 !== claim.keySpkiSha256 || (pending.bootstrapTokenId === undefined) !== (claim.bootstrapTokenHash === undefined)) {
+    throw new Error('the issuance committed is not the one its transaction was opened for');
+  }
+  if (claimed.keyBlocked) return KEY_BLOCKED.value;
+  if (pending.bootstrapTokenId !== undefined && pending.bootstrapTokenId !== claimed.consumedTokenId) return TOKEN_UNUSABLE.value;
+  return undefined;
+}
+
+// CONSUME_TOKENS for one token named by its hash, before the caller is authenticated: the
+// token's unique index finds it. A refusal later rolls the consumption back.
+export const CLAIM_TOKEN_AHEAD = sqlStatement(
+  'issuance_claim_token_ahead',
+  `WITH blocked AS (
+     SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $3
+   ), consumed AS (
+     UPDATE bootstrap_tokens SET used_at = $2
+     WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+       AND NOT EXISTS (SELECT 1 FROM blocked)
+     RETURNING id::text AS id
+   )
+   SELECT (SELECT id FROM consumed) AS consumed, EXISTS (SELECT 1 FROM blocked) AS blocked`,
+);
 
 interface OpenedGroup {
   /** Per claim, its refusal, or undefined when its token was consumed and its key is not blocked. */

@@ -143,6 +143,20 @@ async function parseCheckedCsr(input: string): Promise<ParsedCsr> {
   };
 }
 
+/**
+ * SHA-256 of the SubjectPublicKeyInfo of a PEM CSR, read by decoding it and nothing more: its
+ * key, signature and contents are not checked (undefined when it does not even decode). For work
+ * started before the CSR is checked (`IssuanceService.startAhead`), which `parseCsr`'s answer
+ * then confirms; never a judgement of the CSR.
+ */
+export function csrKeySha256Hint(input: string): string | undefined {
+  try {
+    return sha256Hex(decodeStructure(decodePem(input)).spki);
+  } catch {
+    return undefined;
+  }
+}
+
 function invalidCsr(detail: string): DomainError {
   return new DomainError('invalid_csr', detail);
 }

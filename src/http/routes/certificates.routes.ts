@@ -1,9 +1,9 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import { CsrCheckAhead } from '../../app/csr-check-ahead.ts';
+import type { IssuanceAhead } from '../../app/issuance-ahead.ts';
 import type { InventoryFilters, InventoryService } from '../../app/inventory.service.ts';
 import type { IssuanceService, IssueRequest, IssuedCertificate } from '../../app/issuance.service.ts';
 import { parseRequestedTtl } from '../../domain/validity.ts';
-import { requestContextOf } from '../authentication.ts';
+import { bearerTokenIn, requestContextOf } from '../authentication.ts';
 import { queryParam } from '../query-param.ts';
 import { certificateDto, issuedCertificateDto } from '../presenters.ts';
 import { onFirstResponseEvent } from '../response-events.ts';
@@ -11,27 +11,29 @@ import { onFirstResponseEvent } from '../response-events.ts';
 const PEM_CHAIN = 'application/pem-certificate-chain';
 const ISSUANCE_PATH = '/v1/certificates';
 
-const checksAhead = new WeakMap<Response, CsrCheckAhead>();
+const startedAhead = new WeakMap<Response, IssuanceAhead>();
 
 /**
  * Placed just before `authentication` (apps.ts): for an issuance request with a CSR and a bearer
- * token, starts the CSR's check (`CsrCheckAhead`) on the next turn of the event loop. By then
- * `authentication` has sent its token lookup, so the check runs while PostgreSQL answers it,
- * instead of after.
+ * token, starts what `IssuanceService.startAhead` starts — the issuance's transaction at once,
+ * and the CSR's check on the next turn of the event loop. By then `authentication` has sent its
+ * token lookup, so both run while PostgreSQL answers it, instead of after.
  *
  * Only when no other issuance is in progress, because only then would the event loop sit idle
  * through that round trip. With others in progress it has their work to do, and checking ahead
  * merely reorders the work: at concurrency 32 that cost ~10 % more server CPU per certificate in
  * paired runs (BENCHMARKS.md, change 27).
  *
- * The check runs before the caller is known, so it is kept to what a caller could make the
- * server do anyway: only with a bearer token (the only way to ask for a new certificate), only
- * when `mayStartCostlyWork` says the source's rate limit would let the request through (a source
+ * This runs before the caller is known, so it is kept to what a caller could make the server do
+ * anyway: only with a bearer token (the only way to ask for a new certificate), only when
+ * `mayStartCostlyWork` says the source's rate limit would let the request through (a source
  * stopped for its failed authentications never gets here), and not once the request has been
- * answered. Its outcome is seen only where issuance would have checked the CSR itself, so every
- * answer, every refusal and the order of refusals stay as they were.
+ * answered. Its outcome is seen only where issuance would have checked the CSR and consumed the
+ * token itself, so every answer, every refusal and the order of refusals stay as they were; a
+ * request answered before issuance takes the transaction (a 401, a 400) rolls it back as its
+ * answer goes out.
  */
-export function issuanceCsrCheckAhead(mayStartCostlyWork: (req: Request) => boolean) {
+export function issuanceAhead(startAhead: (csr: string, bearerToken: string) => IssuanceAhead, mayStartCostlyWork: (req: Request) => boolean) {
   let issuancesInProgress = 0;
   return (req: Request, res: Response, next: NextFunction): void => {
     if (req.method !== 'POST' || req.path !== ISSUANCE_PATH) {
@@ -45,22 +47,25 @@ export function issuanceCsrCheckAhead(mayStartCostlyWork: (req: Request) => bool
     // (documented) also covers a request whose connection went away before any answer.
     onFirstResponseEvent(res, ['prefinish', 'close'], () => {
       issuancesInProgress -= 1;
+      startedAhead.get(res)?.release();
     });
     const csr = (req.body as { csr?: unknown } | undefined)?.csr;
-    if (issuancesInProgress === 1 && typeof csr === 'string' && req.get('authorization') !== undefined && mayStartCostlyWork(req)) {
-      const check = new CsrCheckAhead(csr);
-      checksAhead.set(res, check);
+    const header = req.get('authorization');
+    const bearerToken = header !== undefined ? bearerTokenIn(header) : undefined;
+    if (issuancesInProgress === 1 && typeof csr === 'string' && bearerToken !== undefined && mayStartCostlyWork(req)) {
+      const ahead = startAhead(csr, bearerToken);
+      startedAhead.set(res, ahead);
       setImmediate(() => {
-        if (!res.writableEnded) void check.start();
+        if (!res.writableEnded) void ahead.csrCheck.start();
       });
     }
     next();
   };
 }
 
-/** The CSR check `issuanceCsrCheckAhead` started for this request's answer, if it did. */
-export function csrCheckedAhead(res: Response): CsrCheckAhead | undefined {
-  return checksAhead.get(res);
+/** What `issuanceAhead` started for this request's answer, if it did. */
+export function startedAheadFor(res: Response): IssuanceAhead | undefined {
+  return startedAhead.get(res);
 }
 
 /** JSON by default; the PEM chain (leaf first) when the caller prefers it. */
@@ -77,7 +82,7 @@ function sendIssued(req: Request, res: Response, issued: IssuedCertificate, stat
 export function certificateRoutes(issuance: IssuanceService, inventory: InventoryService): Router {
   const router = Router();
   router.post(ISSUANCE_PATH, async (req, res) => {
-    sendIssued(req, res, await issuance.issue(requestContextOf(res), req.body as IssueRequest, csrCheckedAhead(res)), 201);
+    sendIssued(req, res, await issuance.issue(requestContextOf(res), req.body as IssueRequest, startedAheadFor(res)), 201);
   });
   router.post('/v1/certificates/renew', async (req, res) => {
     const renewed = await issuance.renew(requestContextOf(res), (req.body ?? {}) as { csr?: string });

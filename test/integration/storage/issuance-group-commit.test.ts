@@ -233,14 +233,29 @@ describe('group commit of issuances on real PostgreSQL', () => {
     assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
   });
 
-  describe('an issuance opened ahead (openIssuance)', () => {
+  describe('an issuance opened ahead of its authentication (openIssuance)', () => {
+    /** A bootstrap token, with the hash a request presenting it claims. */
+    async function claimedToken(): Promise<{ id: string; hash: string }> {
+      const hash = randomBytes(32).toString('hex');
+      const row = await prisma.bootstrapToken.create({ data: { serviceId, tokenHash: hash, sans: [], expiresAt: new Date(NOW.getTime() + 600_000) } });
+      return { id: row.id, hash };
+    }
+
+    /** An issuance of `token` and the claim its request makes ahead (same key, the token's hash). */
+    function claimed(label: string, token: { id: string; hash: string } | undefined, options: { keySpkiSha256?: string; failSigning?: boolean } = {}) {
+      const keySpkiSha256 = options.keySpkiSha256 ?? randomBytes(32).toString('hex');
+      const probe = pendingIssuance(label, token?.id, { keySpkiSha256, failSigning: options.failSigning });
+      return { probe, claim: { bootstrapTokenHash: token?.hash, now: NOW, keySpkiSha256 } };
+    }
+
     it('commits what it signs; meanwhile no other issuance opens, and one submitted waits for it, then commits', async () => {
       const repository = new PrismaCertificateRepository(prisma);
-      const [first, second] = await Promise.all([token(), token()]);
-      const probe = pendingIssuance('o1', first);
-      const opened = repository.openIssuance(probe.pending);
+      const first = await claimedToken();
+      const second = await token();
+      const { probe, claim } = claimed('o1', first);
+      const opened = repository.openIssuance(claim);
       assert.ok(opened, 'the store was idle');
-      assert.equal(repository.openIssuance(pendingIssuance('o2', second).pending), undefined, 'one issuance in flight: no other opens');
+      assert.equal(repository.openIssuance(claimed('o2', undefined).claim), undefined, 'one issuance in flight: no other opens');
       let secondSettled = false;
       const submitted = repository.commitIssuance(pendingIssuance('o3', second).pending).finally(() => {
         secondSettled = true;
@@ -251,43 +266,44 @@ describe('group commit of issuances on real PostgreSQL', () => {
       assert.equal(outcome.committed, true);
       assert.equal(probe.signed, 1);
       assert.equal((await submitted).committed, true);
-      const tokens = await prisma.bootstrapToken.findMany({ where: { id: { in: [first, second] } } });
+      const tokens = await prisma.bootstrapToken.findMany({ where: { id: { in: [first.id, second] } } });
       assert.ok(tokens.every((t) => t.usedAt !== null && t.certificateId !== null));
       await opened.abandon();
-      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: first } })).certificateId !== null, true, 'abandoning after the commit undoes nothing');
+      assert.notEqual((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: first.id } })).certificateId, null, 'abandoning after the commit undoes nothing');
       assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
     });
 
     it('abandoned: its token stays unused, nothing is signed or written, and the audit chain and the queue are free again', async () => {
       const repository = new PrismaCertificateRepository(prisma);
-      const kept = await token();
-      const probe = pendingIssuance('a1', kept);
+      const kept = await claimedToken();
+      const { probe, claim } = claimed('a1', kept);
       const certificates = await prisma.certificate.count();
-      const opened = repository.openIssuance(probe.pending);
+      const opened = repository.openIssuance(claim);
       assert.ok(opened);
+      await waitForABackend("state = 'idle in transaction'");
       await opened.abandon();
       assert.equal(probe.signed, 0);
       assert.equal(await prisma.certificate.count(), certificates);
-      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null, 'the token was given back');
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null, 'the token was given back');
       await assert.rejects(opened.commit(probe.pending), /after it was abandoned/);
       // The chain's lock was released: another writer appends at once.
       await new PrismaRevocationRepository(prisma).inTransaction((unit) =>
         unit.audit([{ occurredAt: NOW, actor: 'security', action: 'test.after_abandon', targetType: 'service', targetId: 'group-svc', details: {} }]),
       );
-      const again = repository.openIssuance(probe.pending);
+      const again = repository.openIssuance(claim);
       assert.ok(again, 'the queue is idle again');
       assert.equal((await again.commit(probe.pending)).committed, true, 'the same token is still good');
     });
 
     it('holds its token: a group consuming the same token waits, and finds it used once the opened one commits', async () => {
       const repository = new PrismaCertificateRepository(prisma);
-      const shared = await token();
-      const probe = pendingIssuance('h1', shared);
-      const opened = repository.openIssuance(probe.pending);
+      const shared = await claimedToken();
+      const { probe, claim } = claimed('h1', shared);
+      const opened = repository.openIssuance(claim);
       assert.ok(opened);
       // Its first round trip done: the token's row and the chain's lock are held.
       await waitForABackend("state = 'idle in transaction'");
-      const rival = pendingIssuance('h2', shared);
+      const rival = pendingIssuance('h2', shared.id);
       const group = writeIssuanceGroup(sqlPoolOf(prisma), [rival.pending]);
       await waitForABackendWaitingOnALock();
       assert.equal((await opened.commit(probe.pending)).committed, true);
@@ -296,36 +312,53 @@ describe('group commit of issuances on real PostgreSQL', () => {
       assert.equal(rival.signed, 0, 'the second use is never signed');
     });
 
-    it('a token already used, or a blocked key, is told by commit: nothing is signed, and a refused key keeps its token', async () => {
+    it('an unusable or unknown token, or a blocked key, is told by commit: nothing is signed or consumed', async () => {
       const repository = new PrismaCertificateRepository(prisma);
-      const used = await token();
-      await prisma.bootstrapToken.update({ where: { id: used }, data: { usedAt: NOW } });
-      const usedProbe = pendingIssuance('r1', used);
-      const openedUsed = repository.openIssuance(usedProbe.pending);
-      assert.ok(openedUsed);
-      assert.deepEqual(await openedUsed.commit(usedProbe.pending), { committed: false, reason: 'bootstrap-token-unusable' });
-      assert.equal(usedProbe.signed, 0);
+      const used = await claimedToken();
+      await prisma.bootstrapToken.update({ where: { id: used.id }, data: { usedAt: NOW } });
+      const unknown = { id: used.id, hash: randomBytes(32).toString('hex') };
+      for (const [label, presented] of [['r1', used], ['r2', unknown]] as const) {
+        const { probe, claim } = claimed(label, presented);
+        const opened = repository.openIssuance(claim);
+        assert.ok(opened);
+        assert.deepEqual(await opened.commit(probe.pending), { committed: false, reason: 'bootstrap-token-unusable' }, label);
+        assert.equal(probe.signed, 0);
+      }
 
       const blockedKey = randomBytes(32).toString('hex');
       await prisma.blockedKey.create({ data: { spkiSha256: blockedKey, reason: 'keyCompromise', blockedAt: NOW, blockedBy: 'test' } });
-      const kept = await token();
-      const blockedProbe = pendingIssuance('r2', kept, { keySpkiSha256: blockedKey });
-      const openedBlocked = repository.openIssuance(blockedProbe.pending);
-      assert.ok(openedBlocked);
-      assert.deepEqual(await openedBlocked.commit(blockedProbe.pending), { committed: false, reason: 'key-blocked' });
-      assert.equal(blockedProbe.signed, 0);
-      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null);
+      const kept = await claimedToken();
+      for (const [label, presented] of [['r3', kept], ['r4', undefined]] as const) {
+        const { probe, claim } = claimed(label, presented, { keySpkiSha256: blockedKey });
+        const opened = repository.openIssuance(claim);
+        assert.ok(opened);
+        assert.deepEqual(await opened.commit(probe.pending), { committed: false, reason: 'key-blocked' }, label);
+        assert.equal(probe.signed, 0);
+      }
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null, 'a refused key keeps its token');
+    });
+
+    it('an issuance that is not the claimed one is refused as a bug, and rolls back', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const kept = await claimedToken();
+      const { claim } = claimed('m1', kept);
+      const opened = repository.openIssuance(claim);
+      assert.ok(opened);
+      const otherKey = pendingIssuance('m2', kept.id, { keySpkiSha256: randomBytes(32).toString('hex') });
+      await assert.rejects(opened.commit(otherKey.pending), /not the one its transaction was opened for/);
+      assert.equal(otherKey.signed, 0);
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null);
     });
 
     it('a failure while committing rolls everything back and reaches the caller', async () => {
       const repository = new PrismaCertificateRepository(prisma);
-      const kept = await token();
-      const probe = pendingIssuance('f1', kept, { failSigning: true });
-      const opened = repository.openIssuance(probe.pending);
+      const kept = await claimedToken();
+      const { probe, claim } = claimed('f1', kept, { failSigning: true });
+      const opened = repository.openIssuance(claim);
       assert.ok(opened);
       await assert.rejects(opened.commit(probe.pending), /signing f1 failed/);
-      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept } })).usedAt, null);
-      const again = repository.openIssuance(probe.pending);
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null);
+      const again = repository.openIssuance(claim);
       assert.ok(again, 'the queue is idle again');
       await again.abandon();
     });

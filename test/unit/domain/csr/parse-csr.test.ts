@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { parseCsr, type ParsedCsr } from '../../../../src/domain/csr/parse-csr.ts';
+import { csrKeySha256Hint, parseCsr, type ParsedCsr } from '../../../../src/domain/csr/parse-csr.ts';
 import { DomainError, type DomainErrorKind } from '../../../../src/domain/errors.ts';
 import type { KeyAlgorithmName } from '../../../../src/domain/key-algorithm.ts';
 import { x509 } from '../../../../src/domain/x509/crypto-provider.ts';
@@ -327,6 +327,26 @@ describe('parseCsr verifies the signature', () => {
     // Same lengths (Ed25519, same subject): splice the other key's 64-byte signature in.
     forged.set(signed.subarray(signed.length - 64), forged.length - 64);
     await assertRefused(derToPem(forged), 'invalid_csr', /^the CSR signature does not verify$/);
+  });
+});
+
+describe('csrKeySha256Hint', () => {
+  it("is parseCsr's spkiSha256 for every key type, and openssl's", async () => {
+    for (const algorithm of ['ecdsa-p256', 'ecdsa-p384', 'ed25519', 'rsa-2048'] as const) {
+      const { pem } = await webCsr(algorithm);
+      assert.equal(csrKeySha256Hint(pem), (await parseCsr(pem)).spkiSha256, algorithm);
+    }
+    const pem = await opensslCsr(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+    assert.equal(csrKeySha256Hint(pem), await spkiSha256FromOpenssl(pem));
+  });
+
+  it('is undefined for what does not decode, and no judgement of what does (a bad signature still gets a hint)', async () => {
+    assert.equal(csrKeySha256Hint('this is not a PEM at all'), undefined);
+    assert.equal(csrKeySha256Hint(derToPem(Buffer.from('not DER'))), undefined);
+    const der = pemToDer((await webCsr('ecdsa-p256')).pem);
+    der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;
+    assert.match(csrKeySha256Hint(derToPem(der)) ?? '', /^[0-9a-f]{64}$/);
+    await assertRefused(derToPem(der), 'invalid_csr', /^the CSR signature does not verify$/);
   });
 });
 
