@@ -1,4 +1,4 @@
-import { parseCsr, type ParsedCsr } from '../domain/csr/parse-csr.ts';
+import { decodeCsr, parseCsr, type DecodedCsrRequest, type ParsedCsr } from '../domain/csr/parse-csr.ts';
 
 /**
  * The check of an issuance request's CSR (its decoding, the key's import and the signature's
@@ -14,9 +14,18 @@ import { parseCsr, type ParsedCsr } from '../domain/csr/parse-csr.ts';
  * sees what its CSR was worth, and its refusal is not an unhandled rejection.
  */
 export class CsrCheckAhead {
+  private readonly decoded: DecodedCsrRequest;
   private checked: Promise<ParsedCsr> | undefined;
 
-  constructor(private readonly csr: string) {}
+  /** Decodes the CSR at once (the checks wait for `start`). */
+  constructor(private readonly csr: string) {
+    this.decoded = decodeCsr(csr);
+  }
+
+  /** SHA-256 of the key the CSR is for, as decoded and not yet checked; undefined if it does not decode. */
+  get keySpkiSha256(): string | undefined {
+    return this.decoded.spkiSha256;
+  }
 
   /** Whether the check has begun (ahead, or when asked for). */
   get started(): boolean {
@@ -26,7 +35,7 @@ export class CsrCheckAhead {
   /** Starts the check, once. */
   start(): Promise<ParsedCsr> {
     if (this.checked === undefined) {
-      this.checked = parseCsr(this.csr);
+      this.checked = this.decoded.check();
       // Observed here so that a refusal nobody asks for is not an unhandled rejection; whoever
       // asks through `resultFor` gets the same promise and sees the refusal.
       this.checked.catch(() => undefined);

@@ -1,7 +1,7 @@
 import { CA_HIERARCHY, issuerUrls, type IssuerName } from '../domain/ca-hierarchy.ts';
 import type { CertificateProfile } from '../domain/certificate-profile.ts';
 import type { Clock, RandomSource } from '../domain/clock.ts';
-import { csrKeySha256Hint, parseCsr } from '../domain/csr/parse-csr.ts';
+import { parseCsr } from '../domain/csr/parse-csr.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isKeyAlgorithmName, keyAlgorithmParameters, type KeyAlgorithmName } from '../domain/key-algorithm.ts';
 import { thresholdMoments } from '../domain/lifecycle/expiry-thresholds.ts';
@@ -9,7 +9,7 @@ import { lintCertificate } from '../domain/lint/lint-certificate.ts';
 import type { OperationMetrics } from '../domain/metrics-port.ts';
 import type { NamePolicy } from '../domain/name-policy.ts';
 import { checkSanSyntax, findDisallowedName } from '../domain/name-policy-check.ts';
-import type { AuditEntry, CertificateReader, IssuanceAheadClaim, IssuanceCommitOutcome, IssuanceSigning, IssuanceStore, OpenedIssuance, PendingIssuance, ServiceReader, ServiceRecord } from '../domain/ports.ts';
+import type { AuditEntry, CertificateReader, IssuanceAheadClaim, IssuanceCommitOutcome, IssuanceStore, OpenedIssuance, PendingIssuance, ServiceReader, ServiceRecord } from '../domain/ports.ts';
 import { actorOf, requireAuthenticated, type Principal } from '../domain/principal.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
@@ -134,7 +134,7 @@ export class IssuanceService {
    */
   startAhead(csr: string, bearerToken: string): IssuanceAhead {
     const csrCheck = new CsrCheckAhead(csr);
-    const keySpkiSha256 = csrKeySha256Hint(csr);
+    const keySpkiSha256 = csrCheck.keySpkiSha256;
     if (keySpkiSha256 === undefined || !looksLikeToken(bearerToken)) return new IssuanceAhead(csrCheck, undefined);
     const claim: IssuanceAheadClaim = {
       bootstrapTokenHash: bearerToken.startsWith(BOOTSTRAP_TOKEN_PREFIX) ? hashTokenSecret(bearerToken) : undefined,
@@ -199,7 +199,11 @@ export class IssuanceService {
     const now = this.deps.clock.now();
     const template = this.prepare(profile, issuer, key, sans, commonName, validityWindow(now, ttl, profile.maxTtlSeconds, issuer.signer.certificate.notAfter));
     await this.lintOrRefuse(template, issuer, profile, context, caller, opened?.transaction);
-    const signing: IssuanceSigning = {
+    const pending: PendingIssuance = {
+      bootstrapTokenId: subject.bootstrapTokenId,
+      now,
+      // Checked against the blocked keys in the statement that consumes the token.
+      keySpkiSha256: key.spkiSha256,
       sign: async () => signFastLeaf(template, this.issuerParts(issuer)).facts,
       record: (facts) => ({
         certificate: {
@@ -223,13 +227,6 @@ export class IssuanceService {
           }),
         ],
       }),
-    };
-    const pending: PendingIssuance = {
-      bootstrapTokenId: subject.bootstrapTokenId,
-      now,
-      // Checked against the blocked keys in the statement that consumes the token.
-      keySpkiSha256: key.spkiSha256,
-      ...signing,
     };
     let outcome: IssuanceCommitOutcome;
     if (opened && claimedAhead(opened.claim, pending)) {

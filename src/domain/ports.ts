@@ -255,8 +255,11 @@ export interface IssuanceClaim {
   keySpkiSha256: string | undefined;
 }
 
-/** How a claimed issuance is signed and what is recorded for it. */
-export interface IssuanceSigning {
+/**
+ * A new certificate, prepared and linted, waiting to be signed and recorded. The store may write
+ * it in one transaction together with others that arrive at the same moment (group commit).
+ */
+export interface PendingIssuance extends IssuanceClaim {
   /**
    * Signs the certificate. Called inside the transaction, only once the token is consumed, with
    * the other signatures of its group; called again if the transaction is retried, and only the
@@ -266,12 +269,6 @@ export interface IssuanceSigning {
   /** What to record for the signed certificate. */
   record(facts: CertificateFacts): { certificate: NewCertificateRecord; audit: AuditEntry[] };
 }
-
-/**
- * A new certificate, prepared and linted, waiting to be signed and recorded. The store may write
- * it in one transaction together with others that arrive at the same moment (group commit).
- */
-export interface PendingIssuance extends IssuanceClaim, IssuanceSigning {}
 
 /**
  * What an issuance request presents before its caller is even authenticated: the hash of its

@@ -111,19 +111,46 @@ const SIGNATURE_INVALID = 'the CSR signature does not verify';
  * Two DER rules it did not enforce still are not: SET OF order and omitted DEFAULT values (an
  * explicit critical FALSE).
  */
-export async function parseCsr(input: string): Promise<ParsedCsr> {
-  try {
-    return await parseCheckedCsr(input);
-  } catch (error) {
-    if (error instanceof DomainError) throw error;
-    // A decoder error's text names internals; the caller only needs to know the CSR is bad.
-    throw invalidCsr(UNDECODABLE);
-  }
+export function parseCsr(input: string): Promise<ParsedCsr> {
+  return decodeCsr(input).check();
 }
 
-async function parseCheckedCsr(input: string): Promise<ParsedCsr> {
-  const der = decodePem(input);
-  const csr = decodeStructure(der);
+/**
+ * `parseCsr` in two steps, for work started before the CSR is checked that needs to know which
+ * key the request is for (`IssuanceService.startAhead`): the decoding (step 1 above) now, and
+ * the rest of the checks when `check` is called. `spkiSha256` is only what the request says, not
+ * a judgement of it (undefined when it does not decode; `check` then refuses it).
+ */
+export interface DecodedCsrRequest {
+  readonly spkiSha256: string | undefined;
+  /** The checks after decoding, each call anew: `parseCsr`'s answer or refusal. */
+  check(): Promise<ParsedCsr>;
+}
+
+export function decodeCsr(input: string): DecodedCsrRequest {
+  let csr: DecodedCsr;
+  try {
+    csr = decodeStructure(decodePem(input));
+  } catch (error) {
+    const refusal = callerSafe(error);
+    return { spkiSha256: undefined, check: () => Promise.reject(refusal) };
+  }
+  const spkiSha256 = sha256Hex(csr.spki);
+  return {
+    spkiSha256,
+    check: () =>
+      checkDecodedCsr(csr, spkiSha256).catch((error: unknown) => {
+        throw callerSafe(error);
+      }),
+  };
+}
+
+/** A refusal as it is; anything else as "could not be decoded": a decoder error's text names internals. */
+function callerSafe(error: unknown): DomainError {
+  return error instanceof DomainError ? error : invalidCsr(UNDECODABLE);
+}
+
+async function checkDecodedCsr(csr: DecodedCsr, spkiSha256: string): Promise<ParsedCsr> {
   // Key first: no signature check runs on a key we would refuse anyway.
   const keyAlgorithm = classifyKey(csr.key);
   checkSignatureAlgorithm(csr.signatureAlgorithm);
@@ -137,24 +164,10 @@ async function parseCheckedCsr(input: string): Promise<ParsedCsr> {
     publicKey: { rawData: csr.spki.slice().buffer },
     subjectPublicKeyInfo: csr.spki,
     keyAlgorithm,
-    spkiSha256: sha256Hex(csr.spki),
+    spkiSha256,
     commonName: csr.commonNames[0],
     sans,
   };
-}
-
-/**
- * SHA-256 of the SubjectPublicKeyInfo of a PEM CSR, read by decoding it and nothing more: its
- * key, signature and contents are not checked (undefined when it does not even decode). For work
- * started before the CSR is checked (`IssuanceService.startAhead`), which `parseCsr`'s answer
- * then confirms; never a judgement of the CSR.
- */
-export function csrKeySha256Hint(input: string): string | undefined {
-  try {
-    return sha256Hex(decodeStructure(decodePem(input)).spki);
-  } catch {
-    return undefined;
-  }
 }
 
 function invalidCsr(detail: string): DomainError {

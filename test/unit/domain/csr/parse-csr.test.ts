@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { csrKeySha256Hint, parseCsr, type ParsedCsr } from '../../../../src/domain/csr/parse-csr.ts';
+import { decodeCsr, parseCsr, type ParsedCsr } from '../../../../src/domain/csr/parse-csr.ts';
 import { DomainError, type DomainErrorKind } from '../../../../src/domain/errors.ts';
 import type { KeyAlgorithmName } from '../../../../src/domain/key-algorithm.ts';
 import { x509 } from '../../../../src/domain/x509/crypto-provider.ts';
@@ -330,23 +330,36 @@ describe('parseCsr verifies the signature', () => {
   });
 });
 
-describe('csrKeySha256Hint', () => {
-  it("is parseCsr's spkiSha256 for every key type, and openssl's", async () => {
+describe('decodeCsr (parseCsr in two steps)', () => {
+  it("says the key parseCsr's answer names, for every key type, and openssl's; its check is parseCsr's answer", async () => {
     for (const algorithm of ['ecdsa-p256', 'ecdsa-p384', 'ed25519', 'rsa-2048'] as const) {
       const { pem } = await webCsr(algorithm);
-      assert.equal(csrKeySha256Hint(pem), (await parseCsr(pem)).spkiSha256, algorithm);
+      const decoded = decodeCsr(pem);
+      assert.equal(decoded.spkiSha256, (await parseCsr(pem)).spkiSha256, algorithm);
+      assert.deepEqual(await decoded.check(), await parseCsr(pem));
     }
     const pem = await opensslCsr(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']);
-    assert.equal(csrKeySha256Hint(pem), await spkiSha256FromOpenssl(pem));
+    assert.equal(decodeCsr(pem).spkiSha256, await spkiSha256FromOpenssl(pem));
   });
 
-  it('is undefined for what does not decode, and no judgement of what does (a bad signature still gets a hint)', async () => {
-    assert.equal(csrKeySha256Hint('this is not a PEM at all'), undefined);
-    assert.equal(csrKeySha256Hint(derToPem(Buffer.from('not DER'))), undefined);
+  it('names no key for what does not decode, and its check refuses it as parseCsr does', async () => {
+    for (const input of ['this is not a PEM at all', derToPem(Buffer.from('not DER'))]) {
+      const decoded = decodeCsr(input);
+      assert.equal(decoded.spkiSha256, undefined);
+      const refusal = await parseCsr(input).catch((error: unknown) => error);
+      await assert.rejects(decoded.check(), (error: unknown) => {
+        assert.deepEqual(error, refusal);
+        return true;
+      });
+    }
+  });
+
+  it('is no judgement of what decodes: a bad signature names a key, and its check refuses it', async () => {
     const der = pemToDer((await webCsr('ecdsa-p256')).pem);
     der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;
-    assert.match(csrKeySha256Hint(derToPem(der)) ?? '', /^[0-9a-f]{64}$/);
-    await assertRefused(derToPem(der), 'invalid_csr', /^the CSR signature does not verify$/);
+    const decoded = decodeCsr(derToPem(der));
+    assert.match(decoded.spkiSha256 ?? '', /^[0-9a-f]{64}$/);
+    await assert.rejects(decoded.check(), (error: DomainError) => error.kind === 'invalid_csr' && /does not verify/.test(error.detail));
   });
 });
 
