@@ -9,7 +9,7 @@ import { lintCertificate } from '../domain/lint/lint-certificate.ts';
 import type { OperationMetrics } from '../domain/metrics-port.ts';
 import type { NamePolicy } from '../domain/name-policy.ts';
 import { checkSanSyntax, findDisallowedName } from '../domain/name-policy-check.ts';
-import type { AuditEntry, CertificateReader, IssuanceAheadClaim, IssuanceCommitOutcome, IssuanceStore, OpenedIssuance, PendingIssuance, ServiceReader, ServiceRecord } from '../domain/ports.ts';
+import type { AuditEntry, CertificateReader, IssuanceAheadClaim, IssuanceStore, OpenedIssuance, PendingIssuance, ServiceReader, ServiceRecord } from '../domain/ports.ts';
 import { actorOf, requireAuthenticated, type Principal } from '../domain/principal.ts';
 import type { ProfileCatalog } from '../domain/profile-catalog.ts';
 import { classifyNames, flattenNames, sameNames } from '../domain/san-list.ts';
@@ -228,10 +228,8 @@ export class IssuanceService {
         ],
       }),
     };
-    let outcome: IssuanceCommitOutcome;
-    if (opened && claimedAhead(opened.claim, pending)) {
-      outcome = await opened.transaction.commit(pending);
-    } else {
+    let outcome = opened && claimedAhead(opened.claim, pending) ? await opened.transaction.commit(pending) : undefined;
+    if (outcome === undefined) {
       // Released first: the queue gives the next transaction the slot the opened one holds.
       await opened?.transaction.abandon();
       outcome = await this.deps.store.commitIssuance(pending);

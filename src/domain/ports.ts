@@ -292,8 +292,10 @@ export interface OpenedIssuance {
    * Signs and commits as `commitIssuance` does, in the transaction already open. The issuance
    * must be the one claimed: its key the claimed key, its bootstrap token the one of the claimed
    * hash (else the token is unusable to it), and a token exactly when a hash was claimed.
+   * Undefined, with nothing signed, when the store gave the transaction up before (it held the
+   * audit chain's lock too long): the caller then commits through `commitIssuance`.
    */
-  commit(pending: PendingIssuance): Promise<IssuanceCommitOutcome>;
+  commit(pending: PendingIssuance): Promise<IssuanceCommitOutcome | undefined>;
   /** Rolls back, so that nothing of the claim is consumed or written; resolves once rolled back. A no-op once committed. */
   abandon(): Promise<void>;
 }

@@ -47,11 +47,22 @@ export function writeIssuanceGroup(pool: pg.Pool, group: PendingIssuance[]): Pro
  * consumed for a request that cannot have it is given back. `finished` settles once the
  * transaction has committed or rolled back (the queue's slot is held until then).
  */
-export function openLoneIssuance(pool: pg.Pool, claim: IssuanceAheadClaim): { opened: OpenedIssuance; finished: Promise<void> } {
+export function openLoneIssuance(
+  pool: pg.Pool,
+  claim: IssuanceAheadClaim,
+  holdLimitMs = OPENED_ISSUANCE_HOLD_LIMIT_MS,
+): { opened: OpenedIssuance; finished: Promise<void> } {
   let decide: (decision: PendingIssuance | typeof ABANDON) => void = () => undefined;
   const decided = new Promise<PendingIssuance | typeof ABANDON>((resolve) => {
     decide = resolve;
   });
+  let state: 'open' | 'committing' | 'abandoned' | 'given up' = 'open';
+  const giveUp = setTimeout(() => {
+    if (state !== 'open') return;
+    state = 'given up';
+    decide(ABANDON);
+  }, holdLimitMs);
+  giveUp.unref();
   const outcome = inSqlTransaction(pool, async (tx) => {
     // Both are awaited together: a failed first round trip rolls back at once, decided or not.
     const [claimed, decision] = await Promise.all([claimAhead(tx, claim), decided]);
@@ -70,12 +81,13 @@ export function openLoneIssuance(pool: pg.Pool, claim: IssuanceAheadClaim): { op
     () => undefined,
     () => undefined,
   );
-  let state: 'open' | 'committing' | 'abandoned' = 'open';
+  void finished.then(() => clearTimeout(giveUp));
   return {
     finished,
     opened: {
-      commit(pending) {
-        if (state !== 'open') return Promise.reject(new Error(`an opened issuance was committed after it was ${state === 'abandoned' ? 'abandoned' : 'committed'}`));
+      async commit(pending) {
+        if (state === 'given up') return undefined;
+        if (state !== 'open') throw new Error(`an opened issuance was committed after it was ${state === 'abandoned' ? 'abandoned' : 'committed'}`);
         state = 'committing';
         decide(pending);
         return outcome;
@@ -90,6 +102,15 @@ export function openLoneIssuance(pool: pg.Pool, claim: IssuanceAheadClaim): { op
     },
   };
 }
+
+/**
+ * How long an opened issuance may wait for its caller's decision before it is rolled back. A lone
+ * request is authenticated and judged in about a millisecond, but meanwhile the transaction holds
+ * the audit chain's lock, and the caller's token read needs a pooled connection of its own: were
+ * every other connection taken by transactions waiting for that lock, the read would wait for
+ * the pool's timeout. Giving up releases the lock; the caller then commits through the queue.
+ */
+const OPENED_ISSUANCE_HOLD_LIMIT_MS = 200;
 
 const ABANDON = Symbol('abandon');
 
@@ -110,7 +131,7 @@ interface ClaimedAhead {
 
 /**
  * The first round trip of an opened issuance: CLAIM_TOKEN_AHEAD, the chain's lock and its last
- * hash, sent at once with BEGIN (in this order for the reason given at `openGroup`).
+ * hash, sent at once with BEGIN (in this order for the reason given at `writeIssuanceGroup`).
  */
 async function claimAhead(tx: SqlSession, claim: IssuanceAheadClaim): Promise<ClaimedAhead> {
   const [[row], , [last]] = await Promise.all([

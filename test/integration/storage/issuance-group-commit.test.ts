@@ -7,7 +7,7 @@ import type { AuditEntry, IssuanceCommitOutcome, PendingIssuance } from '../../.
 import type { CertificateFacts } from '../../../src/domain/x509/certificate-facts.ts';
 import { PrismaAuditRepository } from '../../../src/storage/audit.repository.ts';
 import { PrismaCertificateRepository } from '../../../src/storage/certificate.repository.ts';
-import { writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
+import { openLoneIssuance, writeIssuanceGroup } from '../../../src/storage/issuance-group-writer.ts';
 import { PrismaIssuerRepository } from '../../../src/storage/issuer.repository.ts';
 import { PrismaRevocationRepository } from '../../../src/storage/revocation.repository.ts';
 import { createPrismaClient, sqlPoolOf, type PrismaClient } from '../../../src/storage/prisma-client.ts';
@@ -263,7 +263,7 @@ describe('group commit of issuances on real PostgreSQL', () => {
       await prisma.certificate.count();
       assert.equal(secondSettled, false, 'the submitted issuance waits for the opened one');
       const outcome = await opened.commit(probe.pending);
-      assert.equal(outcome.committed, true);
+      assert.equal(outcome?.committed, true);
       assert.equal(probe.signed, 1);
       assert.equal((await submitted).committed, true);
       const tokens = await prisma.bootstrapToken.findMany({ where: { id: { in: [first.id, second] } } });
@@ -292,7 +292,7 @@ describe('group commit of issuances on real PostgreSQL', () => {
       );
       const again = repository.openIssuance(claim);
       assert.ok(again, 'the queue is idle again');
-      assert.equal((await again.commit(probe.pending)).committed, true, 'the same token is still good');
+      assert.equal((await again.commit(probe.pending))?.committed, true, 'the same token is still good');
     });
 
     it('holds its token: a group consuming the same token waits, and finds it used once the opened one commits', async () => {
@@ -306,7 +306,7 @@ describe('group commit of issuances on real PostgreSQL', () => {
       const rival = pendingIssuance('h2', shared.id);
       const group = writeIssuanceGroup(sqlPoolOf(prisma), [rival.pending]);
       await waitForABackendWaitingOnALock();
-      assert.equal((await opened.commit(probe.pending)).committed, true);
+      assert.equal((await opened.commit(probe.pending))?.committed, true);
       const [rivalOutcome] = await group;
       assert.deepEqual(rivalOutcome, { ok: true, value: { committed: false, reason: 'bootstrap-token-unusable' } });
       assert.equal(rival.signed, 0, 'the second use is never signed');
@@ -348,6 +348,18 @@ describe('group commit of issuances on real PostgreSQL', () => {
       await assert.rejects(opened.commit(otherKey.pending), /not the one its transaction was opened for/);
       assert.equal(otherKey.signed, 0);
       assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null);
+    });
+
+    it('held past its limit without a decision, it is given up: rolled back, and commit then says so and signs nothing', async () => {
+      const kept = await claimedToken();
+      const { probe, claim } = claimed('g1', kept);
+      const { opened, finished } = openLoneIssuance(sqlPoolOf(prisma), claim, 0);
+      await finished;
+      assert.equal(await opened.commit(probe.pending), undefined);
+      assert.equal(probe.signed, 0);
+      assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null, 'the token was given back');
+      const [outcome] = await writeIssuanceGroup(sqlPoolOf(prisma), [probe.pending]);
+      assert.deepEqual(outcome?.ok && outcome.value.committed, true, 'and the caller commits it through a group');
     });
 
     it('a failure while committing rolls everything back and reaches the caller', async () => {
