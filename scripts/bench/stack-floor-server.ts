@@ -19,8 +19,12 @@ export type FloorShape = 'one-commit' | 'trustroot-round-trips' | 'one-commit+cr
 const shape = process.env.FLOOR_SHAPE as FloorShape;
 // In pipeline mode, as Trustroot's pool (src/storage/prisma-client.ts).
 const pool = new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10, pipeline: true });
+// The token reads of the transaction's shape, beside the transactions: from a pool of their own, so
+// that 32 transactions in flight, each waiting on its read, cannot take every connection.
+const lookupPool = new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10, pipeline: true });
 // The database may stop before this process does at the end of a run; an idle client's error then is no news.
 pool.on('error', () => undefined);
+lookupPool.on('error', () => undefined);
 const certificatePem = process.env.FLOOR_TLS_CERT ?? '';
 
 const INSERT = { name: 'floor_insert', text: 'INSERT INTO floor_certificates (body) VALUES ($1) RETURNING id' };
@@ -71,22 +75,25 @@ async function necessaryCrypto(csrPem: string): Promise<Buffer> {
 
 /**
  * What a request costs the database; `work` runs where Trustroot checks the CSR and signs (after
- * the token's read, before the transaction).
+ * the token's read; in the transaction's shape, between its two round trips).
  */
 async function store(body: string, work: () => Promise<unknown>): Promise<string> {
   if (shape === 'one-commit' || shape === 'one-commit+crypto') {
     await work();
     return (await pool.query<{ id: string }>({ ...INSERT, values: [body] })).rows[0]?.id ?? '';
   }
-  // Trustroot's round trips for a lone bootstrap issuance: the token with its service, then a
-  // transaction of two (BEGIN, blocked keys checked and token consumed, the audit lock with the
-  // read of the chain's last hash, in one write; then the insert with COMMIT), as
-  // src/storage/issuance-group-writer.ts sends them.
-  await pool.query({ ...LOOKUP, values: [1] });
-  await work();
+  // Trustroot's round trips for a lone bootstrap issuance since change 28: the token read with its
+  // service and, on another connection at the same time, the transaction's first round trip
+  // (BEGIN, blocked keys checked and token consumed, the audit lock with the read of the chain's
+  // last hash, in one write); then the insert with COMMIT, as src/storage/issuance-group-writer.ts
+  // (`openLoneIssuance`) sends them.
   const client = await pool.connect();
   try {
-    await Promise.all(sendTogether(client, () => [client.query('BEGIN'), client.query({ ...CONSUME, values: [4] }), client.query('SELECT pg_advisory_xact_lock(42); SELECT 1')]));
+    await Promise.all([
+      lookupPool.query({ ...LOOKUP, values: [1] }),
+      ...sendTogether(client, () => [client.query('BEGIN'), client.query({ ...CONSUME, values: [4] }), client.query('SELECT pg_advisory_xact_lock(42); SELECT 1')]),
+    ]);
+    await work();
     const [inserted] = await Promise.all(sendTogether(client, () => [client.query<{ id: string }>({ ...INSERT, values: [body] }), client.query('COMMIT')] as const));
     return inserted.rows[0]?.id ?? '';
   } catch (error) {
@@ -124,4 +131,5 @@ process.once('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
   void pool.end();
+  void lookupPool.end();
 });

@@ -5,7 +5,8 @@
  * and loads it exactly as the issuance benchmark loads Trustroot (keep-alive HTTPS, the same P-256
  * CSRs as the JSON body, closed loop at concurrency 1 and 32). Four shapes: `one-commit` (a single
  * INSERT, autocommit: the least a stored issuance can cost), `trustroot-round-trips` (Trustroot's
- * three round trips for a lone request since change 17, each request its own transaction), and each
+ * round trips for a lone request since change 28: the token read beside the transaction's first
+ * round trip, then the insert with COMMIT; each request its own transaction), and each
  * of the two `+crypto`: with the cryptography no issuance can skip (the CSR key's import and
  * signature check, the leaf's signature, its serial and hashes, as Trustroot does them) where
  * Trustroot does it. Each line: requests/s, p50/p99, CPU per request of the server and of the whole
