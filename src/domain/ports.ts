@@ -283,9 +283,10 @@ export interface IssuanceAheadClaim {
 
 /**
  * The transaction of a lone issuance, opened before its request is authenticated and judged
- * (`openIssuance`). Exactly one of the two ends it: `commit` once the request is judged fit,
- * `abandon` on any refusal. Until then it holds the token's row and the audit chain's lock, so
- * nothing else may append to the chain on the caller's behalf in between (abandon first).
+ * (`openIssuance`). The caller ends it with one of the two: `commit` once the request is judged
+ * fit, `abandon` on any refusal (the store also gives it up, rolled back, if no decision comes in
+ * time). Until then it holds the token's row and the audit chain's lock, so nothing else may
+ * append to the chain on the caller's behalf in between (abandon first).
  */
 export interface OpenedIssuance {
   /**
