@@ -2,7 +2,9 @@ import { decodeCsr, parseCsr, type DecodedCsrRequest, type ParsedCsr } from '../
 
 /**
  * The check of an issuance request's CSR (its decoding, the key's import and the signature's
- * verification), started before `IssuanceService.issue` asks for it. The HTTP layer starts it
+ * verification), started before `IssuanceService.issue` asks for it. The decoding is done at
+ * once, because `IssuanceService.startAhead` claims the key it names; the rest waits for
+ * `start`. The HTTP layer starts it
  * while the caller's token is being read from the database: one request at a time, the event
  * loop has nothing else to do during that round trip, and the check is the costliest CPU step
  * before the commit (its key import and signature verification are ~1.3 M of the ~4.8 M

@@ -3,7 +3,7 @@ import type { Clock } from '../domain/clock.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { CertificateReader, ServiceReader, TokenStore } from '../domain/ports.ts';
 import type { Principal } from '../domain/principal.ts';
-import { hashTokenSecret, looksLikeToken } from '../domain/token-secret.ts';
+import { API_TOKEN_PREFIX, hashTokenSecret, looksLikeToken } from '../domain/token-secret.ts';
 import { sha256Hex } from '../domain/sha256-hex.ts';
 
 export interface Credentials {
@@ -56,7 +56,7 @@ export class Authenticator {
     if (!looksLikeToken(secret)) throw new DomainError('unauthorized', INVALID_TOKEN);
     const hash = hashTokenSecret(secret);
     const now = this.clock.now();
-    if (secret.startsWith('trt_')) {
+    if (secret.startsWith(API_TOKEN_PREFIX)) {
       const token = await this.tokens.findApiTokenByHash(hash);
       if (!token || token.revokedAt || (token.expiresAt && token.expiresAt <= now)) throw new DomainError('unauthorized', INVALID_TOKEN);
       return { kind: 'api-token', tokenId: token.id, name: token.name, role: token.role };

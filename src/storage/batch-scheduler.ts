@@ -24,22 +24,23 @@ export class BatchScheduler<E> {
    */
   runAloneIfIdle(run: () => Promise<void>): boolean {
     if (this.batchesInFlight > 0 || this.waiting.length > 0) return false;
-    this.batchesInFlight += 1;
-    void run().finally(() => {
-      this.batchesInFlight -= 1;
-      this.startBatches();
-    });
+    this.launch(run);
     return true;
   }
 
   private startBatches(): void {
     while (this.waiting.length > 0 && this.batchesInFlight < this.options.maxConcurrentBatches) {
       const batch = this.waiting.splice(0, this.options.maxBatchSize);
-      this.batchesInFlight += 1;
-      void this.runBatch(batch).finally(() => {
-        this.batchesInFlight -= 1;
-        this.startBatches();
-      });
+      this.launch(() => this.runBatch(batch));
     }
+  }
+
+  /** Runs `run` in a batch's slot, and lets the waiting entries go when it ends. */
+  private launch(run: () => Promise<void>): void {
+    this.batchesInFlight += 1;
+    void run().finally(() => {
+      this.batchesInFlight -= 1;
+      this.startBatches();
+    });
   }
 }
