@@ -268,6 +268,13 @@ export interface PendingIssuance extends IssuanceClaim {
   sign(): Promise<CertificateFacts>;
   /** What to record for the signed certificate. */
   record(facts: CertificateFacts): { certificate: NewCertificateRecord; audit: AuditEntry[] };
+  /**
+   * Called once the record of `facts` has been sent to be committed, before the outcome is known:
+   * what the caller can prepare while the database commits, which nothing may use before the
+   * store's answer says the record committed (a retried transaction calls it again, with the
+   * facts of its own signature). Must not throw: the store ignores what it throws.
+   */
+  whileCommitting?(facts: CertificateFacts): void;
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import type pg from 'pg';
 import type { IssuanceAheadClaim, IssuanceClaim, IssuanceCommitOutcome, NewCertificateRecord, OpenedIssuance, PendingIssuance } from '../domain/ports.ts';
+import type { CertificateFacts } from '../domain/x509/certificate-facts.ts';
 import { chainAuditRows, insertAuditRowsSql, LAST_AUDIT_HASH, LOCK_AUDIT_CHAIN } from './audit-appender.ts';
 import type { ItemOutcome } from './group-commit-queue.ts';
 import { nameText } from './certificate-name-text.ts';
@@ -206,7 +207,8 @@ async function finishGroup(tx: SqlTransactionSession, group: PendingIssuance[], 
     }
   }
   if (signed.length > 0) {
-    await insertCertificates(
+    // Sent at once; awaited only after the callers have had the commit's round trip to prepare.
+    const committed = insertCertificates(
       tx,
       signed.map(({ index, id, record }) => ({ id, certificate: record.certificate, bootstrapTokenId: group[index]?.bootstrapTokenId })),
       chainAuditRows(
@@ -214,8 +216,20 @@ async function finishGroup(tx: SqlTransactionSession, group: PendingIssuance[], 
         signed.flatMap(({ record }) => record.audit),
       ),
     );
+    for (const { index } of signed) tellWhileCommitting(group[index], facts[index]);
+    await committed;
   }
   return outcomes;
+}
+
+/** `whileCommitting`, whose failure is the caller's and must not decide the transaction. */
+function tellWhileCommitting(pending: PendingIssuance | undefined, facts: CertificateFacts | undefined): void {
+  if (pending?.whileCommitting === undefined || facts === undefined) return;
+  try {
+    pending.whileCommitting(facts);
+  } catch {
+    // Ignored: the caller prepares again from the outcome (IssuanceService does).
+  }
 }
 
 // A token is consumed only for a request whose key is not blocked: a refused request keeps its token.

@@ -68,25 +68,46 @@ export function startedAheadFor(res: Response): IssuanceAhead | undefined {
   return startedAhead.get(res);
 }
 
-/** JSON by default; the PEM chain (leaf first) when the caller prefers it. */
-function sendIssued(req: Request, res: Response, issued: IssuedCertificate, status: number): void {
-  res.status(status).location(`/v1/certificates/${issued.serialHex}`);
+/** An issued certificate's answer, rendered but not sent. */
+interface IssuedAnswer {
+  issued: IssuedCertificate;
+  contentType: string;
+  body: Buffer;
+}
+
+/**
+ * JSON by default; the PEM chain (leaf first) when the caller prefers it. The headers are those
+ * `res.json` and `res.type(…).send(text)` set.
+ */
+function renderIssued(req: Request, issued: IssuedCertificate): IssuedAnswer {
   if (req.accepts(['application/json', PEM_CHAIN]) === PEM_CHAIN) {
-    res.type(PEM_CHAIN).send(issued.certificatePem + issued.chainPem);
-    return;
+    return { issued, contentType: `${PEM_CHAIN}; charset=utf-8`, body: Buffer.from(issued.certificatePem + issued.chainPem) };
   }
-  res.json(issuedCertificateDto(issued));
+  return { issued, contentType: 'application/json; charset=utf-8', body: Buffer.from(JSON.stringify(issuedCertificateDto(issued))) };
+}
+
+/** Sends `answer`; a serial is hexadecimal, so the Location needs no encoding. */
+function sendIssued(res: Response, answer: IssuedAnswer, status: number): void {
+  res.status(status).set({ Location: `/v1/certificates/${answer.issued.serialHex}`, 'Content-Type': answer.contentType }).send(answer.body);
 }
 
 /** Issuance, renewal and the inventory. */
 export function certificateRoutes(issuance: IssuanceService, inventory: InventoryService): Router {
   const router = Router();
   router.post(ISSUANCE_PATH, async (req, res) => {
-    sendIssued(req, res, await issuance.issue(requestContextOf(res), req.body as IssueRequest, startedAheadFor(res)), 201);
+    let prepared: IssuedAnswer | undefined;
+    const issued = await issuance.issue(requestContextOf(res), req.body as IssueRequest, {
+      ahead: startedAheadFor(res),
+      // Rendered while the record commits, and sent only if it is the certificate that committed.
+      prepareAnswer: (candidate) => {
+        prepared = renderIssued(req, candidate);
+      },
+    });
+    sendIssued(res, prepared?.issued === issued ? prepared : renderIssued(req, issued), 201);
   });
   router.post('/v1/certificates/renew', async (req, res) => {
     const renewed = await issuance.renew(requestContextOf(res), (req.body ?? {}) as { csr?: string });
-    sendIssued(req, res, renewed, renewed.resent ? 200 : 201);
+    sendIssued(res, renderIssued(req, renewed), renewed.resent ? 200 : 201);
   });
   router.get('/v1/certificates', async (req, res) => {
     const within = queryParam(req, 'expiringWithin');

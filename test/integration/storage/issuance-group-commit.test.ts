@@ -43,15 +43,27 @@ function factsFor(label: string): CertificateFacts {
 interface Probe {
   pending: PendingIssuance;
   signed: number;
+  /** Each `whileCommitting` call: its facts, and whether the probe's outcome had settled by then (`settled`, set by the test). */
+  told: { facts: CertificateFacts; afterTheOutcome: boolean }[];
+  settled: boolean;
+}
+
+/** `outcome`, marking `probe` settled as it settles. */
+function settling<T>(probe: Probe, outcome: Promise<T>): Promise<T> {
+  return outcome.finally(() => {
+    probe.settled = true;
+  });
 }
 
 function pendingIssuance(
   label: string,
   bootstrapTokenId: string | undefined,
-  options: { serviceName?: string; failSigning?: boolean; keySpkiSha256?: string } = {},
+  options: { serviceName?: string; failSigning?: boolean; keySpkiSha256?: string; throwWhileCommitting?: boolean } = {},
 ): Probe {
   const probe: Probe = {
     signed: 0,
+    told: [],
+    settled: false,
     pending: {
       bootstrapTokenId,
       now: NOW,
@@ -65,6 +77,10 @@ function pendingIssuance(
         certificate: { issuerName: 'intermediate', serviceName: options.serviceName ?? 'group-svc', profile: 'peer', keyAlgorithm: 'ecdsa-p256', requestedBy: 'system', facts, nextFlagAt: facts.notAfter },
         audit: [{ occurredAt: NOW, actor: 'system', action: 'certificate.issued', targetType: 'certificate', targetId: facts.serialHex, details: { label } } satisfies AuditEntry],
       }),
+      whileCommitting: (facts) => {
+        probe.told.push({ facts, afterTheOutcome: probe.settled });
+        if (options.throwWhileCommitting) throw new Error(`preparing ${label} failed`);
+      },
     },
   };
   return probe;
@@ -150,6 +166,54 @@ describe('group commit of issuances on real PostgreSQL', () => {
     assert.equal(byId.get(tokens[2] ?? '')?.usedAt, null, "the failed request's token was not consumed");
     for (const index of [0, 1, 3]) assert.notEqual(byId.get(tokens[index] ?? '')?.certificateId ?? null, null);
     assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+
+  it('whileCommitting: each signed issuance hears its facts once, before its outcome; a refused one hears nothing; a throw changes nothing', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const [first, second, third] = await Promise.all([token(), token(), token()]);
+    const used = await token();
+    await prisma.bootstrapToken.update({ where: { id: used }, data: { usedAt: NOW } });
+    const probes = [
+      pendingIssuance('w0', first),
+      pendingIssuance('w1', second, { throwWhileCommitting: true }),
+      pendingIssuance('w2', used),
+      pendingIssuance('w3', third),
+    ];
+    // The first goes alone at once, the other three wait and form one group.
+    const outcomes = await Promise.all(probes.map((probe) => settling(probe, repository.commitIssuance(probe.pending))));
+    assert.deepEqual(
+      outcomes.map((o) => o.committed),
+      [true, true, false, true],
+    );
+    assert.deepEqual(probes[2]?.told, [], 'refused before signing: nothing to prepare');
+    for (const index of [0, 1, 3]) {
+      const outcome = outcomes[index];
+      assert.equal(probes[index]?.told.length, 1);
+      assert.equal(probes[index]?.told[0]?.afterTheOutcome, false, 'told while the outcome was still pending');
+      assert.equal(probes[index]?.told[0]?.facts, outcome?.committed ? outcome.facts : undefined, 'told the facts that committed');
+    }
+    const stored = await prisma.certificate.findMany({ where: { serialHex: { in: outcomes.flatMap((o) => (o.committed ? [o.facts.serialHex] : [])) } } });
+    assert.equal(stored.length, 3, 'the throw of w1 changed nothing');
+    assert.equal((await new AuditService(new PrismaAuditRepository(prisma)).verify()).ok, true);
+  });
+
+  it('whileCommitting in a group that fails after sending its records: told again when retried alone, with the facts that commit', async () => {
+    const repository = new PrismaCertificateRepository(prisma);
+    const [first, second, third] = await Promise.all([token(), token(), token()]);
+    const probes = [pendingIssuance('r0', first), pendingIssuance('r1', second), pendingIssuance('r2', third, { serviceName: 'no-such-service' })];
+    // r0 goes alone; r1 and r2 form a group whose INSERT fails on r2's unknown service.
+    const results = await Promise.allSettled(probes.map((probe) => settling(probe, repository.commitIssuance(probe.pending))));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected'],
+    );
+    const retried = probes[1];
+    const outcome = results[1]?.status === 'fulfilled' ? results[1].value : undefined;
+    assert.ok(outcome?.committed);
+    assert.equal(retried?.told.length, 2, 'told in the failed group, then alone');
+    assert.notEqual(retried.told[0]?.facts, retried.told[1]?.facts);
+    assert.equal(retried.told[1]?.facts, outcome.facts, 'the last facts told are the ones that committed');
+    assert.ok(retried.told.every((t) => !t.afterTheOutcome));
   });
 
   it('a blocked key is refused in the group: its token stays unused and nothing is signed, while the same token with another key commits', async () => {
@@ -360,6 +424,16 @@ describe('group commit of issuances on real PostgreSQL', () => {
       assert.equal((await prisma.bootstrapToken.findUniqueOrThrow({ where: { id: kept.id } })).usedAt, null, 'the token was given back');
       const [outcome] = await writeIssuanceGroup(sqlPoolOf(prisma), [probe.pending]);
       assert.deepEqual(outcome?.ok && outcome.value.committed, true, 'and the caller commits it through a group');
+    });
+
+    it('tells whileCommitting the facts it committed, before the outcome', async () => {
+      const repository = new PrismaCertificateRepository(prisma);
+      const { probe, claim } = claimed('t1', await claimedToken());
+      const opened = repository.openIssuance(claim);
+      assert.ok(opened);
+      const outcome = await settling(probe, opened.commit(probe.pending));
+      assert.ok(outcome?.committed);
+      assert.deepEqual(probe.told, [{ facts: outcome.facts, afterTheOutcome: false }]);
     });
 
     it('a failure while committing rolls everything back and reaches the caller', async () => {

@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { CsrCheckAhead } from '../../../src/app/csr-check-ahead.ts';
 import { IssuanceAhead } from '../../../src/app/issuance-ahead.ts';
 import type { InventoryService } from '../../../src/app/inventory.service.ts';
-import type { IssuanceService, IssueRequest, IssuedCertificate } from '../../../src/app/issuance.service.ts';
+import type { IssuanceService, IssueOptions, IssueRequest, IssuedCertificate } from '../../../src/app/issuance.service.ts';
 import { generateKeyAndCsr } from '../../../src/client/generate-key-and-csr.ts';
 import { certificateRoutes, issuanceAhead, startedAheadFor } from '../../../src/http/routes/certificates.routes.ts';
 
@@ -50,7 +50,7 @@ describe('issuance started ahead of authentication', () => {
         };
         return new IssuanceAhead(new CsrCheckAhead(csrText), { claim: { bootstrapTokenHash: undefined, now: new Date(), keySpkiSha256: '' }, transaction });
       },
-      async issue(_context: unknown, request: IssueRequest, ahead?: IssuanceAhead): Promise<IssuedCertificate> {
+      async issue(_context: unknown, request: IssueRequest, { ahead }: IssueOptions = {}): Promise<IssuedCertificate> {
         seen.handedToIssuance = ahead;
         if (ahead && request.csr !== undefined) seen.spkiSha256 = (await ahead.csrCheck.resultFor(request.csr)).spkiSha256;
         // As issuance does: the taken transaction is ended by the taker.
