@@ -46,12 +46,27 @@ async function appendAuditEntriesIn(session: SqlSession, entries: AuditEntry[]):
   await session.rows(INSERT_ENTRIES, [JSON.stringify(rows)]);
 }
 
+/** An audit_events row as inserted: the columns, with the instant as ISO 8601 text. */
+export interface AuditEventRow {
+  occurred_at: string;
+  actor: string;
+  actor_role: string | null;
+  source_address: string | null;
+  request_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  details: AuditEntry['details'];
+  prev_hash: string | null;
+  hash: string;
+}
+
 /** The entries as audit_events rows, each hashed over its content and the previous hash. */
-export function chainAuditRows(lastHash: string | null, entries: AuditEntry[]): object[] {
+export function chainAuditRows(lastHash: string | null, entries: AuditEntry[]): AuditEventRow[] {
   let previousHash = lastHash;
   return entries.map((entry) => {
     const hash = auditEventHash(previousHash, entry);
-    const row = {
+    const row: AuditEventRow = {
       occurred_at: entry.occurredAt.toISOString(),
       actor: entry.actor,
       actor_role: entry.actorRole ?? null,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
-import { CONSUME_TOKENS, INSERT_CERTIFICATES } from '../../../src/storage/issuance-group-writer.ts';
+import { CONSUME_TOKENS, INSERT_CERTIFICATES, INSERT_ONE_CERTIFICATE } from '../../../src/storage/issuance-group-writer.ts';
 import type { SqlStatement } from '../../../src/storage/sql-session.ts';
 import { openMigratedTestDatabase, type MigratedTestDatabase } from '../../support/migrated-database.ts';
 
@@ -66,10 +66,11 @@ describe('the group writer reads bootstrap tokens and services by key', () => {
   });
   after(() => database.close());
 
-  async function genericPlan(statement: SqlStatement, parameterTypes: string[], values: unknown[]): Promise<PlanNode> {
+  /** `literals`: the values as SQL literals; by default each value's JSON. */
+  async function genericPlan(statement: SqlStatement, parameterTypes: string[], values: unknown[], literals = values.map((value) => client.escapeLiteral(JSON.stringify(value)))): Promise<PlanNode> {
     const name = `plan_${randomUUID().replaceAll('-', '')}`;
-    await client.query(`PREPARE ${name}(${parameterTypes.join(', ')}) AS ${statement.text}`);
-    const literals = values.map((value) => client.escapeLiteral(JSON.stringify(value)));
+    // No types: PostgreSQL infers them, as it does for the driver's unnamed parameter types.
+    await client.query(`PREPARE ${name}${parameterTypes.length > 0 ? `(${parameterTypes.join(', ')})` : ''} AS ${statement.text}`);
     const result = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${literals.join(', ')})`);
     await client.query(`DEALLOCATE ${name}`);
     const plan = result.rows[0]?.['QUERY PLAN'][0].Plan;
@@ -94,6 +95,16 @@ describe('the group writer reads bootstrap tokens and services by key', () => {
   it('inserting a group of certificates: their services by name, their tokens by primary key', async () => {
     const input = freshTokens.map((id, index) => ({ id: randomUUID(), token_id: id, issuer_name: 'intermediate', service_name: `plan-svc-${index + 1}` }));
     const plan = await genericPlan(INSERT_CERTIFICATES, ['jsonb', 'jsonb'], [input, []]);
+    assertReadThrough(plan, 'services', 'services_name_key');
+    assertReadThrough(plan, 'bootstrap_tokens', 'bootstrap_tokens_pkey');
+  });
+
+  it('inserting one certificate: its service by name, its token by primary key', async () => {
+    const now = new Date().toISOString();
+    const certificate = [randomUUID(), freshTokens[0], 'intermediate', 'plan-svc-7', 'ab', 'peer', 'CN=x', 'x', '{x}', '{}', '{}', 'x', 'ecdsa-p256', 'ab', 'cd', now, now, 'AA==', 'system', now];
+    const audit = [now, 'system', null, null, null, 'certificate.issued', 'certificate', 'ab', '{}', null, 'ef'];
+    const literals = [...certificate, ...audit].map((value) => (value === null ? 'NULL' : client.escapeLiteral(String(value))));
+    const plan = await genericPlan(INSERT_ONE_CERTIFICATE, [], [], literals);
     assertReadThrough(plan, 'services', 'services_name_key');
     assertReadThrough(plan, 'bootstrap_tokens', 'bootstrap_tokens_pkey');
   });
