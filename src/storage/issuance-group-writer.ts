@@ -222,49 +222,6 @@ async function finishGroup(tx: SqlTransactionSession, group: PendingIssuance[], 
   return outcomes;
 }
 
-/** INSERT_ONE_CERTIFICATE's certificate parameters, in its order. */
-function certificateValues(row: CertificateRow): unknown[] {
-  return [
-    row.id,
-    row.token_id,
-    row.issuer_name,
-    row.service_name,
-    row.serial_hex,
-    row.profile,
-    row.subject_dn,
-    row.common_name,
-    row.dns_names,
-    row.ip_addresses,
-    row.uris,
-    row.name_text,
-    row.key_algorithm,
-    row.spki_sha256,
-    row.fingerprint_sha256,
-    row.not_before,
-    row.not_after,
-    row.der,
-    row.requested_by,
-    row.next_flag_at,
-  ];
-}
-
-/** INSERT_ONE_CERTIFICATE's audit parameters, in its order. */
-function auditValues(row: AuditEventRow): unknown[] {
-  return [
-    row.occurred_at,
-    row.actor,
-    row.actor_role,
-    row.source_address,
-    row.request_id,
-    row.action,
-    row.target_type,
-    row.target_id,
-    JSON.stringify(row.details),
-    row.prev_hash,
-    row.hash,
-  ];
-}
-
 /** `whileCommitting`, whose failure is the caller's and must not decide the transaction. */
 function tellWhileCommitting(pending: PendingIssuance | undefined, facts: CertificateFacts | undefined): void {
   if (pending?.whileCommitting === undefined || facts === undefined) return;
@@ -419,7 +376,8 @@ interface CertificateRow {
 
 /**
  * Inserts the certificates, points their bootstrap tokens at them and appends the audit rows, in
- * one statement sent with COMMIT.
+ * one statement sent with COMMIT: INSERT_ONE_CERTIFICATE for one certificate with one audit entry
+ * (every lone issuance), INSERT_CERTIFICATES for anything else.
  */
 async function insertCertificates(
   tx: SqlTransactionSession,
@@ -464,4 +422,47 @@ async function insertCertificates(
     const names = (key: 'service_name' | 'issuer_name') => [...new Set(records.map((record) => record[key] ?? ''))].join(', ');
     throw new DomainError('not_found', `there is no service named ${names('service_name')} or no issuer named ${names('issuer_name')}`);
   }
+}
+
+/** INSERT_ONE_CERTIFICATE's certificate parameters, in its order. */
+function certificateValues(row: CertificateRow): unknown[] {
+  return [
+    row.id,
+    row.token_id,
+    row.issuer_name,
+    row.service_name,
+    row.serial_hex,
+    row.profile,
+    row.subject_dn,
+    row.common_name,
+    row.dns_names,
+    row.ip_addresses,
+    row.uris,
+    row.name_text,
+    row.key_algorithm,
+    row.spki_sha256,
+    row.fingerprint_sha256,
+    row.not_before,
+    row.not_after,
+    row.der,
+    row.requested_by,
+    row.next_flag_at,
+  ];
+}
+
+/** INSERT_ONE_CERTIFICATE's audit parameters, in its order. */
+function auditValues(row: AuditEventRow): unknown[] {
+  return [
+    row.occurred_at,
+    row.actor,
+    row.actor_role,
+    row.source_address,
+    row.request_id,
+    row.action,
+    row.target_type,
+    row.target_id,
+    JSON.stringify(row.details),
+    row.prev_hash,
+    row.hash,
+  ];
 }
